@@ -1,0 +1,26 @@
+"""Shared test fixtures: the real public corpus in ../shared/corpus (present in CI)."""
+from __future__ import annotations
+
+import gzip
+import io
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_CORPUS = REPO.parent / "shared" / "corpus"
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """Path of ``../shared/corpus``; tests that need it are skipped when it is absent."""
+    if not SHARED_CORPUS.is_dir():
+        pytest.skip("../shared/corpus is not present")
+    return SHARED_CORPUS
+
+
+def open_bytes(path: Path) -> io.BufferedIOBase:
+    """Open a corpus file as a binary stream, decompressing ``.gz`` like the pipeline does."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")
+    return open(path, "rb")

@@ -1,0 +1,163 @@
+"""Join logic as pure functions: latest versions, study→trial and review→study links, summaries.
+
+No Beam import; ``transforms.joins.transforms`` wires these into keyed joins.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable, Optional
+
+from schemas.records import (Article, DeletedCitation, FullText, ReviewLink, StudySummary, Trial, TrialBrief,
+                             TrialLink)
+
+REVIEW_PUBLICATION_TYPES = ("Systematic Review", "Meta-Analysis")
+TRIAL_PUBLICATION_TYPES = re.compile(
+    r"^(Randomized Controlled Trial|Clinical Trial(, Phase [IV]+)?|Controlled Clinical Trial|"
+    r"Pragmatic Clinical Trial|Equivalence Trial|Clinical Trial Protocol|Adaptive Clinical Trial)$")
+_REVIEW_TITLE = re.compile(r"\b(systematic review|meta-analy[sz]is)\b", re.I)
+LABEL_RANK = {"included": 0, "screened_in": 1, "excluded": 2, "reference": 3}
+REGISTRY_LINK_TYPES = ("RESULT", "DERIVED")
+
+
+def _article_order(a: Article):
+    return (a.date_revised or "", a.version, a.source_file, a.source_index)
+
+
+def latest_article(items: Iterable[Article | DeletedCitation]) -> tuple[Optional[Article], int, bool]:
+    """(latest article or None, number of superseded copies, deleted?) for one PMID.
+
+    The latest copy has the newest DateRevised, then the highest PMID version, then the file that
+    sorts last (update files are numbered after baseline files). A ``DeleteCitation`` removes the
+    PMID unless an article for it comes from a file that sorts after the deletion's file.
+    """
+    articles = [x for x in items if isinstance(x, Article)]
+    deletions = [x for x in items if isinstance(x, DeletedCitation)]
+    latest = max(articles, key=_article_order) if articles else None
+    if deletions:
+        last_delete = max(d.source_file for d in deletions)
+        if latest is None or latest.source_file <= last_delete:
+            return None, max(0, len(articles) - 1), True
+    return latest, max(0, len(articles) - 1), False
+
+
+def latest_trial(trials: Iterable[Trial]) -> tuple[Trial, int]:
+    """(latest registry record, number superseded): newest last-update date, API v2 over legacy XML."""
+    trials = list(trials)
+    best = max(trials, key=lambda t: (t.last_update_posted or "", t.source_format == "ctgov_v2_json",
+                                      t.source_file, t.source_index))
+    return best, len(trials) - 1
+
+
+def latest_fulltext(items: Iterable[FullText]) -> tuple[FullText, int]:
+    """(the fullest copy of one article, number of other copies)."""
+    items = list(items)
+    best = max(items, key=lambda f: (len(f.sections), len(f.references), f.source_file, f.source_index))
+    return best, len(items) - 1
+
+
+def is_review(article: Article, review_types: Iterable[str] = REVIEW_PUBLICATION_TYPES) -> bool:
+    """A systematic review or meta-analysis, by publication type or title."""
+    return any(pt in review_types for pt in article.publication_types) or bool(
+        article.title and _REVIEW_TITLE.search(article.title))
+
+
+def is_trial_report(article: Optional[Article]) -> bool:
+    """A trial report: a trial publication type, or a registered trial named in the record."""
+    if article is None:
+        return False
+    return any(TRIAL_PUBLICATION_TYPES.match(pt) for pt in article.publication_types) or bool(
+        article.nct_ids or article.text_nct_ids)
+
+
+def trial_links_from_article(article: Article) -> list[TrialLink]:
+    """DataBank accessions and NCT ids named in the title/abstract."""
+    links = [TrialLink(article.pmid, nct, "databank", article.source_file) for nct in article.nct_ids]
+    links += [TrialLink(article.pmid, nct, "abstract_mention", article.source_file)
+              for nct in article.text_nct_ids if nct not in article.nct_ids]
+    return links
+
+
+_REGISTRATION_CUE = re.compile(r"regist|trial number|trial identifier", re.I)
+_NCT = re.compile(r"NCT\s?0*(\d{8})", re.I)
+
+
+def registration_nct_ids(fulltext: FullText) -> list[str]:
+    """NCT ids a full text gives as its own registration: in the abstract, or in the body within
+    150 characters after a registration cue ("registered", "registry", "trial number"). NCT ids
+    cited in passing (other trials, references) do not count."""
+    found = set()
+    for m in _NCT.finditer(fulltext.abstract or ""):
+        found.add("NCT" + m.group(1))
+    for section in fulltext.sections:
+        for m in _NCT.finditer(section.text):
+            if _REGISTRATION_CUE.search(section.text[max(0, m.start() - 150):m.start()]):
+                found.add("NCT" + m.group(1))
+    return sorted(found & set(fulltext.nct_ids)) if fulltext.nct_ids else sorted(found)
+
+
+def trial_links_from_fulltext(fulltext: FullText, pmid: str) -> list[TrialLink]:
+    """The registration NCT ids of a full text, for the PMID it belongs to."""
+    return [TrialLink(pmid, nct, "fulltext_registration", fulltext.source_file)
+            for nct in registration_nct_ids(fulltext)]
+
+
+def trial_links_from_trial(trial: Trial) -> list[TrialLink]:
+    """Registry references of type RESULT or DERIVED: publications that report this trial."""
+    seen, links = set(), []
+    for ref in trial.references:
+        if ref.pmid and (ref.type or "").upper() in REGISTRY_LINK_TYPES and ref.pmid not in seen:
+            seen.add(ref.pmid)
+            links.append(TrialLink(ref.pmid, trial.nct_id, "registry_reference", trial.source_file))
+    return links
+
+
+def review_links_from_references(review: Article, fulltext: Optional[FullText]) -> list[ReviewLink]:
+    """The review's cited PMIDs (MEDLINE ReferenceList, then PMC ref-list) as ``reference`` links."""
+    rid, links, seen = f"pubmed:{review.pmid}", [], set()
+    for pmid in review.reference_pmids:
+        if pmid not in seen and pmid != review.pmid:
+            seen.add(pmid)
+            links.append(ReviewLink(rid, pmid, "reference", "medline_references", review.source_file))
+    if fulltext is not None:
+        for ref in fulltext.references:
+            if ref.pmid and ref.pmid != review.pmid:
+                links.append(ReviewLink(rid, ref.pmid, "reference", "pmc_references", fulltext.source_file))
+    return links
+
+
+def merge_review_links(links: Iterable[ReviewLink]) -> tuple[str, list[str], list[str]]:
+    """(label, sources, files) of one (review, pmid): the strongest label wins."""
+    links = list(links)
+    label = min((l.label for l in links), key=lambda x: LABEL_RANK.get(x, 9))
+    return label, sorted({l.source for l in links}), sorted({l.source_file for l in links})
+
+
+def resolve_reference_label(label: str, study: Optional[StudySummary]) -> Optional[str]:
+    """A cited reference becomes an ``included`` candidate when it is a trial report; else None."""
+    if label != "reference":
+        return label
+    return "included" if study is not None and study.is_trial_report else None
+
+
+def study_summary(pmid: str, article: Optional[Article], fulltext: Optional[FullText],
+                  trials: Iterable[TrialBrief] = ()) -> StudySummary:
+    """What review-level tasks need of one study."""
+    trials = sorted(trials, key=lambda t: t.nct_id)
+    return StudySummary(
+        pmid=pmid, pmcid=(fulltext.pmcid if fulltext else None) or (article.pmcid if article else None),
+        title=(article.title if article else None) or (fulltext.title if fulltext else None),
+        abstract=(article.abstract if article else None) or (fulltext.abstract if fulltext else None),
+        publication_types=list(article.publication_types) if article else [],
+        mesh=[m.descriptor for m in article.mesh] if article else [],
+        major_mesh=[m.descriptor for m in article.mesh if m.major or any(q.major for q in m.qualifiers)]
+        if article else [],
+        keywords=list(article.keywords) if article else [],
+        is_trial_report=is_trial_report(article) or bool(trials),
+        trials=trials,
+        source_files=[x.source_file for x in (article, fulltext) if x is not None],
+        version=f"pubmed:{article.pmid}.v{article.version}@{article.date_revised or ''}" if article else None)
+
+
+def trial_brief(trial: Trial) -> TrialBrief:
+    return TrialBrief(trial.nct_id, list(trial.conditions), [i.name for i in trial.interventions],
+                      list(trial.keywords))

@@ -1,0 +1,241 @@
+"""Keyed joins: latest records, study → trial and review → study (Beam wiring of ``joins.link``).
+
+Composites:
+- ``SelectLatestArticles``: (Article, DeletedCitation) → Article, one per PMID, deletions applied.
+  Counters ``pubmed.superseded``, ``pubmed.deleted``.
+- ``SelectLatestTrials``: Trial → Trial, one per NCT id (aliases folded in) and the alias map
+  ``(alias, nct_id)``. Counters ``ctgov.superseded``, ``ctgov.aliases``.
+- ``JoinStudyTrials``: articles, full texts, trials → ``StudyBundle`` per (pmid, nct), plus
+  ``StudySummary`` per PMID, reference links and criteria of reviews, link rows, unresolved links.
+  Counters ``join.study_trial_links``, ``join.fulltext_without_pmid``, ``join.unresolved_study_text``,
+  ``join.unresolved_trial``, ``pmc.superseded``.
+- ``JoinReviewStudies``: review links, study summaries, criteria → ``ReviewBundle``.
+  Counters ``join.review_study_links``, ``join.reference_not_trial``, ``join.unresolved_study_text``,
+  ``join.reviews``, ``join.reviews_without_criteria``.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import apache_beam as beam
+from apache_beam.pvalue import AsDict, TaggedOutput
+
+from schemas.records import Link, ReviewBundle, ReviewStudy, StudyBundle, UnresolvedLink
+from transforms.joins import link as L
+from transforms.links.parse import criteria_from_article, merge_criteria
+from transforms.metrics import inc
+
+
+def _latest_article(kv):
+    """(pmid, [Article|DeletedCitation]) → Article (or nothing when deleted)."""
+    _, items = kv
+    article, superseded, deleted = L.latest_article(items)
+    if superseded:
+        inc("pubmed.superseded", superseded)
+    if deleted:
+        inc("pubmed.deleted")
+    if article is not None:
+        yield article
+
+
+class SelectLatestArticles(beam.PTransform):
+    """(articles: Article, deletions: DeletedCitation) → Article, the latest per PMID."""
+
+    def expand(self, pcolls):
+        articles, deletions = pcolls
+        keyed = ((articles | "KeyArticles" >> beam.Map(lambda a: (a.pmid, a)),
+                  deletions | "KeyDeletions" >> beam.Map(lambda d: (d.pmid, d)))
+                 | "MergeArticleStreams" >> beam.Flatten())
+        return keyed | "GroupByPmid" >> beam.GroupByKey() | "KeepLatest" >> beam.FlatMap(_latest_article)
+
+
+def _latest_trial(kv):
+    _, trials = kv
+    trial, superseded = L.latest_trial(trials)
+    if superseded:
+        inc("ctgov.superseded", superseded)
+    yield trial
+    for alias in trial.aliases:
+        inc("ctgov.aliases")
+        yield TaggedOutput("aliases", (alias, trial.nct_id))
+
+
+class SelectLatestTrials(beam.PTransform):
+    """Trial → (trials: Trial latest per NCT id, aliases: (alias, nct_id)).
+
+    A record filed under an alias id is folded into its current id before choosing the latest.
+    """
+
+    def expand(self, trials):
+        aliases = (trials | "AliasPairs" >> beam.FlatMap(lambda t: [(a, t.nct_id) for a in t.aliases])
+                   | "DistinctAliases" >> beam.Distinct())
+        return (trials
+                | "KeyTrials" >> beam.Map(lambda t, amap: (amap.get(t.nct_id, t.nct_id), t), AsDict(aliases))
+                | "GroupByNct" >> beam.GroupByKey()
+                | "KeepLatestTrial" >> beam.FlatMap(_latest_trial).with_outputs("aliases", main="trials"))
+
+
+class _JoinByPmidFn(beam.DoFn):
+    """(pmid, {article, fulltext, registry}) → publications by NCT id, summaries, review links, ..."""
+
+    def __init__(self, review_types):
+        self._review_types = tuple(review_types)
+
+    def process(self, kv, alias_map):
+        pmid, groups = kv
+        articles, fulltexts, registry = list(groups["article"]), list(groups["fulltext"]), list(groups["registry"])
+        article = articles[0] if articles else None
+        fulltext = None
+        if fulltexts:
+            fulltext, superseded = L.latest_fulltext(fulltexts)
+            if superseded:
+                inc("pmc.superseded", superseded)
+        links = list(registry)
+        if article is not None:
+            links += L.trial_links_from_article(article)
+        if fulltext is not None:
+            links += L.trial_links_from_fulltext(fulltext, pmid)
+        by_nct: dict[str, list] = {}
+        for ln in links:
+            by_nct.setdefault(alias_map.get(ln.nct_id, ln.nct_id), []).append(ln)
+        for nct, group in sorted(by_nct.items()):
+            sources = sorted({g.source for g in group})
+            files = sorted({g.source_file for g in group})
+            yield TaggedOutput("link_rows", Link("study_trial", None, pmid, nct, None, sources, files))
+            if article is None and fulltext is None:
+                inc("join.unresolved_study_text")
+                yield TaggedOutput("unresolved", UnresolvedLink("study_text", pmid, None, pmid, ",".join(sources),
+                                                                files[0]))
+                continue
+            inc("join.study_trial_links")
+            yield TaggedOutput("by_nct", (nct, (pmid, article, fulltext, sources)))
+        if article is None and fulltext is None:
+            return
+        yield TaggedOutput("summaries", (pmid, L.study_summary(pmid, article, fulltext)))
+        if article is not None and L.is_review(article, self._review_types):
+            for ln in L.review_links_from_references(article, fulltext):
+                yield TaggedOutput("review_links", ln)
+            criteria = criteria_from_article(article)
+            if criteria is not None:
+                yield TaggedOutput("criteria", criteria)
+
+
+def _key_fulltexts(kv):
+    """(pmcid, {fulltext, pmid}) → (pmid, FullText) for full texts that lack a PMID of their own."""
+    pmcid, groups = kv
+    pmids = sorted(set(groups["pmid"]))
+    for ft in groups["fulltext"]:
+        if pmids:
+            yield pmids[0], ft
+        else:
+            inc("join.fulltext_without_pmid")
+
+
+def _join_by_nct(kv):
+    """(nct, {trial, pubs}) → StudyBundle per publication (+ TrialBrief by PMID), or unresolved."""
+    nct, groups = kv
+    trials = list(groups["trial"])
+    for pmid, article, fulltext, sources in groups["pubs"]:
+        if not trials:
+            inc("join.unresolved_trial")
+            yield TaggedOutput("unresolved", UnresolvedLink("trial", nct, None, pmid, ",".join(sources),
+                                                            (article or fulltext).source_file))
+            continue
+        yield StudyBundle(pmid, article, fulltext, trials[0], sources)
+        yield TaggedOutput("briefs", (pmid, L.trial_brief(trials[0])))
+
+
+class JoinStudyTrials(beam.PTransform):
+    """(articles, fulltexts, trials, aliases) → tagged: bundles (StudyBundle), summaries
+    ((pmid, StudySummary) without trials), briefs ((pmid, TrialBrief)), review_links (ReviewLink from
+    review reference lists), criteria (ReviewCriteria from review abstracts), link_rows (Link),
+    unresolved (UnresolvedLink)."""
+
+    def __init__(self, review_types=L.REVIEW_PUBLICATION_TYPES):
+        super().__init__()
+        self._review_types = review_types
+
+    def expand(self, pcolls):
+        articles, fulltexts, trials, aliases = pcolls
+        with_pmid = fulltexts | "FullTextsWithPmid" >> beam.Filter(lambda f: f.pmid is not None)
+        without = (fulltexts | "FullTextsWithoutPmid" >> beam.Filter(lambda f: f.pmid is None and f.pmcid)
+                   | "KeyByPmcid" >> beam.Map(lambda f: (f.pmcid, f)))
+        pmcid_to_pmid = (articles | "ArticlesWithPmcid" >> beam.Filter(lambda a: a.pmcid)
+                         | "PmcidToPmid" >> beam.Map(lambda a: (a.pmcid, a.pmid)))
+        resolved = ({"fulltext": without, "pmid": pmcid_to_pmid} | "JoinPmcidToPmid" >> beam.CoGroupByKey()
+                    | "KeyResolvedFullTexts" >> beam.FlatMap(_key_fulltexts))
+        ft_by_pmid = ((with_pmid | "KeyFullTexts" >> beam.Map(lambda f: (f.pmid, f)), resolved)
+                      | "AllFullTextsByPmid" >> beam.Flatten())
+        registry = (trials | "RegistryReferences" >> beam.FlatMap(L.trial_links_from_trial)
+                    | "KeyRegistryLinks" >> beam.Map(lambda ln: (ln.pmid, ln)))
+        by_pmid = ({"article": articles | "KeyArticlesByPmid" >> beam.Map(lambda a: (a.pmid, a)),
+                    "fulltext": ft_by_pmid, "registry": registry}
+                   | "JoinByPmid" >> beam.CoGroupByKey()
+                   | "LinkStudiesToTrials" >> beam.ParDo(_JoinByPmidFn(self._review_types), AsDict(aliases))
+                   .with_outputs("by_nct", "summaries", "review_links", "criteria", "link_rows", "unresolved"))
+        by_nct = ({"trial": trials | "KeyTrialsByNct" >> beam.Map(lambda t: (t.nct_id, t)),
+                   "pubs": by_pmid.by_nct}
+                  | "JoinByNct" >> beam.CoGroupByKey()
+                  | "BuildStudyBundles" >> beam.FlatMap(_join_by_nct).with_outputs("briefs", "unresolved",
+                                                                                   main="bundles"))
+        unresolved = (by_pmid.unresolved, by_nct.unresolved) | "MergeUnresolved" >> beam.Flatten()
+        return {"bundles": by_nct.bundles, "summaries": by_pmid.summaries, "briefs": by_nct.briefs,
+                "review_links": by_pmid.review_links, "criteria": by_pmid.criteria,
+                "link_rows": by_pmid.link_rows, "unresolved": unresolved}
+
+
+def _review_studies(kv):
+    """(pmid, {summary, briefs, links}) → (review_id, ReviewStudy) per review linking this PMID."""
+    pmid, groups = kv
+    summaries = list(groups["summary"])
+    summary = summaries[0] if summaries else None
+    if summary is not None:
+        trials = sorted(groups["briefs"], key=lambda b: b.nct_id)
+        summary = dataclasses.replace(summary, trials=trials,
+                                      is_trial_report=summary.is_trial_report or bool(trials))
+    by_review: dict[str, list] = {}
+    for ln in groups["links"]:
+        by_review.setdefault(ln.review_id, []).append(ln)
+    for review_id, links in sorted(by_review.items()):
+        label, sources, files = L.merge_review_links(links)
+        if summary is None:
+            inc("join.unresolved_study_text")
+            yield TaggedOutput("unresolved", UnresolvedLink("study_text", pmid, review_id, pmid,
+                                                            ",".join(sources), files[0]))
+            yield TaggedOutput("link_rows", Link("review_study", review_id, pmid, None, label, sources, files))
+            continue
+        resolved = L.resolve_reference_label(label, summary)
+        if resolved is None:
+            inc("join.reference_not_trial")
+            continue
+        inc("join.review_study_links")
+        yield TaggedOutput("link_rows", Link("review_study", review_id, pmid, None, resolved, sources, files))
+        yield review_id, ReviewStudy(review_id, pmid, resolved, sources, files, summary)
+
+
+def _review_bundle(kv):
+    review_id, groups = kv
+    criteria = merge_criteria(list(groups["criteria"]))
+    studies = sorted(groups["studies"], key=lambda s: s.pmid)
+    inc("join.reviews")
+    if criteria is None:
+        inc("join.reviews_without_criteria")
+    yield ReviewBundle(review_id, criteria, studies)
+
+
+class JoinReviewStudies(beam.PTransform):
+    """(review_links, summaries, briefs, criteria) → tagged: bundles (ReviewBundle), link_rows (Link),
+    unresolved (UnresolvedLink)."""
+
+    def expand(self, pcolls):
+        review_links, summaries, briefs, criteria = pcolls
+        studies = ({"summary": summaries, "briefs": briefs,
+                    "links": review_links | "KeyLinksByPmid" >> beam.Map(lambda ln: (ln.pmid, ln))}
+                   | "JoinLinksWithStudies" >> beam.CoGroupByKey()
+                   | "ResolveReviewStudies" >> beam.FlatMap(_review_studies).with_outputs(
+                       "unresolved", "link_rows", main="studies"))
+        bundles = ({"studies": studies.studies,
+                    "criteria": criteria | "KeyCriteria" >> beam.Map(lambda c: (c.review_id, c))}
+                   | "JoinByReview" >> beam.CoGroupByKey()
+                   | "BuildReviewBundles" >> beam.FlatMap(_review_bundle))
+        return {"bundles": bundles, "link_rows": studies.link_rows, "unresolved": studies.unresolved}

@@ -1,0 +1,286 @@
+"""Review → study link tables and review criteria (pure; no Beam import).
+
+Formats:
+- CLEF-TAR qrels: ``TOPIC 0 PMID REL`` per line; a ``content`` qrels file lists final inclusions,
+  an abstract-level one lists studies that passed title/abstract screening.
+- SYNERGY ``*_ids.csv``: ``doi,pmid,openalex_id,label_included[,method]`` with URL-form ids.
+- A plain table ``review_id, pmid, label`` (tab- or comma-separated, with header).
+- CLEF-TAR protocol XML (``<root><Objectives>…<TypesofStudies>…``) and topic files
+  (``Topic: CD… / Title: … / Objective: …``) → ``ReviewCriteria``.
+- A review's own PubMed record (structured abstract) → ``ReviewCriteria``.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import IO, Iterator, Optional
+
+from lxml import etree
+
+from schemas.records import Article, DeadLetter, ReviewCriteria, ReviewLink
+from transforms.textutil import UnsafeXmlError, excerpt, normalize_ws, safe_fromstring
+
+STAGE = "links.parse"
+_PMID_RE = re.compile(r"(?:pubmed(?:\.ncbi\.nlm\.nih\.gov)?/|^)(\d{1,9})/?$")
+_COCHRANE_RE = re.compile(r"^CD\d{6}$")
+LABELS = ("included", "screened_in", "excluded", "reference")
+_LABEL_ALIASES = {
+    "1": "included", "include": "included", "included": "included", "yes": "included", "true": "included",
+    "0": "excluded", "exclude": "excluded", "excluded": "excluded", "no": "excluded", "false": "excluded",
+    "screened_in": "screened_in", "abstract_included": "screened_in",
+    "reference": "reference", "candidate": "reference",
+}
+
+
+def review_id_for(raw: str) -> str:
+    """Namespace a review id: ``CD009069`` → ``cochrane:CD009069``, ``12345`` → ``pubmed:12345``."""
+    raw = raw.strip()
+    if ":" in raw:
+        return raw
+    if _COCHRANE_RE.match(raw):
+        return f"cochrane:{raw}"
+    if raw.isdigit():
+        return f"pubmed:{raw}"
+    return f"review:{raw}"
+
+
+def pmid_from(value: Optional[str]) -> Optional[str]:
+    """A PMID from ``123``, ``pubmed:123`` or ``https://pubmed.ncbi.nlm.nih.gov/123``; else ``None``."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.lower().startswith("pubmed:"):
+        value = value[7:]
+    m = _PMID_RE.search(value)
+    return m.group(1).lstrip("0") or None if m else None
+
+
+def _text_lines(fileobj: IO[bytes]) -> Iterator[str]:
+    yield from io.TextIOWrapper(fileobj, encoding="utf-8-sig", errors="replace", newline="")
+
+
+def parse_qrels(fileobj: IO[bytes], source_file: str) -> Iterator[ReviewLink | DeadLetter]:
+    """CLEF-TAR qrels → ``ReviewLink`` per line (``DeadLetter`` for a malformed line).
+
+    A file whose name says ``content`` holds final inclusions (label ``included``); otherwise the
+    qrels are abstract-level (label ``screened_in``). Relevance 0 → ``excluded``.
+    """
+    content_level = "content" in source_file.rsplit("/", 1)[-1].lower()
+    source = "clef_qrels_content" if content_level else "clef_qrels_abstract"
+    for i, line in enumerate(_text_lines(fileobj)):
+        if not line.strip():
+            continue
+        parts = line.split()
+        pmid = pmid_from(parts[2]) if len(parts) == 4 else None
+        if pmid is None or not parts[3].lstrip("-").isdigit():
+            yield DeadLetter(source_file, STAGE, "MalformedLine",
+                             "expected 'TOPIC 0 PMID RELEVANCE'", excerpt(line), i)
+            continue
+        relevant = int(parts[3]) > 0
+        label = ("included" if content_level else "screened_in") if relevant else "excluded"
+        yield ReviewLink(review_id_for(parts[0]), pmid, label, source, source_file)
+
+
+def _csv_rows(fileobj: IO[bytes]) -> tuple[list[str], Iterator[list[str]]]:
+    lines = _text_lines(fileobj)
+    first = next(lines, "")
+    delimiter = "\t" if "\t" in first else ","
+    header = [h.strip().lower() for h in next(csv.reader([first], delimiter=delimiter), [])]
+    return header, csv.reader(lines, delimiter=delimiter)
+
+
+def parse_synergy_csv(fileobj: IO[bytes], source_file: str) -> Iterator[ReviewLink | DeadLetter]:
+    """SYNERGY ``<Review>_ids.csv`` → ``ReviewLink`` (review id ``synergy:<Review>``).
+
+    Rows without a PMID (DOI/OpenAlex only) become ``DeadLetter(error_type="MissingField")``.
+    """
+    name = source_file.rsplit("/", 1)[-1]
+    review = "synergy:" + re.sub(r"(_ids)?\.csv$", "", name)
+    header, rows = _csv_rows(fileobj)
+    if "pmid" not in header or "label_included" not in header:
+        yield DeadLetter(source_file, STAGE, "UnknownFormat",
+                         "SYNERGY csv needs 'pmid' and 'label_included' columns", excerpt(",".join(header)), 0)
+        return
+    ip, il = header.index("pmid"), header.index("label_included")
+    for i, row in enumerate(rows, start=1):
+        if not row:
+            continue
+        pmid = pmid_from(row[ip]) if len(row) > ip else None
+        label = _LABEL_ALIASES.get(row[il].strip().lower()) if len(row) > il else None
+        if pmid is None or label is None:
+            what = "PMID" if pmid is None else "label_included"
+            yield DeadLetter(source_file, STAGE, "MissingField", f"row has no usable {what}",
+                             excerpt(",".join(row)), i)
+            continue
+        yield ReviewLink(review, pmid, label, "synergy", source_file)
+
+
+def parse_link_table(fileobj: IO[bytes], source_file: str) -> Iterator[ReviewLink | DeadLetter]:
+    """A ``review_id, pmid, label`` table (TSV or CSV with header) → ``ReviewLink``."""
+    header, rows = _csv_rows(fileobj)
+    try:
+        ir, ip, il = header.index("review_id"), header.index("pmid"), header.index("label")
+    except ValueError:
+        yield DeadLetter(source_file, STAGE, "UnknownFormat",
+                         "link table needs 'review_id', 'pmid' and 'label' columns",
+                         excerpt("\t".join(header)), 0)
+        return
+    for i, row in enumerate(rows, start=1):
+        if not row or not any(c.strip() for c in row):
+            continue
+        cells = row + [""] * (max(ir, ip, il) + 1 - len(row))
+        pmid = pmid_from(cells[ip])
+        label = _LABEL_ALIASES.get(cells[il].strip().lower())
+        if not cells[ir].strip() or pmid is None or label is None:
+            yield DeadLetter(source_file, STAGE, "MissingField",
+                             "row needs a review_id, a numeric pmid and a known label "
+                             f"({', '.join(LABELS)})", excerpt("\t".join(row)), i)
+            continue
+        yield ReviewLink(review_id_for(cells[ir]), pmid, label, "link_table", source_file)
+
+
+# --------------------------------------------------------------------------- criteria
+_PROTOCOL_FIELDS = {
+    "objectives": "objectives", "typesofstudies": "study_types", "typesofparticipants": "population",
+    "typesofinterventions": "intervention", "typesofoutcomemeasures": "outcome",
+}
+_COMPARISON_SPLIT = re.compile(r"\bComparisons?\b[:\s]", re.IGNORECASE)
+
+
+def _review_id_from_name(source_file: str) -> str:
+    stem = source_file.rsplit("/", 1)[-1].split(".", 1)[0]
+    return review_id_for(stem)
+
+
+def parse_clef_protocol(fileobj: IO[bytes], source_file: str) -> Iterator[ReviewCriteria | DeadLetter]:
+    """CLEF-TAR protocol XML → one ``ReviewCriteria`` (review id from the file name ``CDnnnnnn``).
+
+    ``TypesofInterventions`` text of the form ``Intervention … Comparison …`` is split into the
+    intervention and comparison parts.
+    """
+    data = fileobj.read()
+    try:
+        root = safe_fromstring(data)
+    except (etree.XMLSyntaxError, UnsafeXmlError) as e:
+        yield DeadLetter(source_file, STAGE, type(e).__name__, str(e), excerpt(data), 0)
+        return
+    values: dict[str, Optional[str]] = {}
+    for child in root:
+        if not isinstance(child.tag, str):
+            continue
+        key = _PROTOCOL_FIELDS.get(etree.QName(child).localname.lower())
+        if key:
+            values[key] = normalize_ws("".join(child.itertext()))
+    comparison = None
+    interv = values.get("intervention")
+    if interv:
+        parts = _COMPARISON_SPLIT.split(interv, maxsplit=1)
+        if len(parts) == 2:
+            interv = re.sub(r"^Interventions?\b[:\s]*", "", parts[0].strip(), flags=re.I) or None
+            comparison = parts[1].strip() or None
+    if not any(values.values()):
+        yield DeadLetter(source_file, STAGE, "MissingField", "protocol has no criteria sections",
+                         excerpt(data), 0)
+        return
+    yield ReviewCriteria(
+        review_id=_review_id_from_name(source_file), title=None,
+        objectives=_strip_language_banner(values.get("objectives")),
+        population=values.get("population"), intervention=normalize_ws(interv),
+        comparison=comparison, outcome=values.get("outcome"), study_types=values.get("study_types"),
+        source="clef_protocol", source_file=source_file)
+
+
+_LANGUAGES = ("English", "Español", "Français", "Deutsch", "Português", "Hrvatski", "Bahasa Malaysia",
+              "Bahasa Indonesia", "Русский", "فارسی", "ภาษาไทย", "简体中文", "繁體中文", "日本語", "한국어",
+              "Polski", "Tiếng Việt", "Italiano", "Nederlands", "Čeština", "Magyar", "Română", "Türkçe")
+_BANNER = re.compile(r"^available in(?: (?:" + "|".join(map(re.escape, _LANGUAGES)) + r"))+\s*")
+
+
+def _strip_language_banner(text: Optional[str]) -> Optional[str]:
+    """Cochrane pages scraped into CLEF-TAR start with "available in English Español ..."."""
+    if text:
+        text = _BANNER.sub("", text)
+    return text or None
+
+
+def parse_clef_topic(fileobj: IO[bytes], source_file: str) -> Iterator[ReviewCriteria | DeadLetter]:
+    """CLEF-TAR topic file (``Topic:``, ``Title:``, ``Objective:``, optional ``Query:``) → criteria."""
+    text = fileobj.read().decode("utf-8", errors="replace")
+    fields: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        m = re.match(r"^(Topic|Title|Objective|Query|Pids|Type):\s*(.*)$", line.strip())
+        if m:
+            current = m.group(1).lower()
+            fields.setdefault(current, []).append(m.group(2))
+        elif current:
+            fields[current].append(line)
+    topic = normalize_ws(" ".join(fields.get("topic", [])))
+    if not topic:
+        yield DeadLetter(source_file, STAGE, "MissingField", "topic file has no 'Topic:' line",
+                         excerpt(text), 0)
+        return
+    yield ReviewCriteria(
+        review_id=review_id_for(topic), title=normalize_ws(" ".join(fields.get("title", []))),
+        objectives=_strip_language_banner(normalize_ws(" ".join(fields.get("objective", [])))),
+        population=None, intervention=None, comparison=None, outcome=None, study_types=None,
+        source="clef_topic", source_file=source_file)
+
+
+_SECTION_ROLES = (
+    ("objectives", re.compile(r"^(OBJECTIVES?|AIMS?|PURPOSE|BACKGROUND AND OBJECTIVES?)$")),
+    ("selection", re.compile(r"^(SELECTION CRITERIA|ELIGIBILITY CRITERIA|STUDY SELECTION|INCLUSION CRITERIA|"
+                             r"STUDY ELIGIBILITY CRITERIA.*|ELIGIBILITY)$")),
+)
+_PICO_CUES = (
+    ("study_types", re.compile(r"\b(randomi[sz]ed|RCTs?|trials?|cohort|study design|studies)\b", re.I)),
+    ("population", re.compile(r"\b(participants?|patients?|people|adults?|children|women|men|population|"
+                              r"individuals|persons)\b", re.I)),
+    ("comparison", re.compile(r"\b(compar\w*|placebo|control|usual care|versus|vs\.?)\b", re.I)),
+    ("intervention", re.compile(r"\b(interventions?|treatment|therapy|received|administ\w*)\b", re.I)),
+    ("outcome", re.compile(r"\b(outcomes?|endpoints?|measured|mortality|incidence)\b", re.I)),
+)
+_SENTENCE_SPLIT = re.compile(r"(?<=[.;])\s+(?=[A-Z])")
+
+
+def criteria_from_article(article: Article) -> Optional[ReviewCriteria]:
+    """Criteria of a review from its own PubMed record: OBJECTIVES and SELECTION CRITERIA sections.
+
+    Each sentence of the selection criteria goes to the first PICO element whose cue words it
+    contains (study design, population, comparison, intervention, outcome, in that order).
+    ``None`` when the abstract has neither section.
+    """
+    objectives, selection = [], []
+    for sec in article.abstract_sections:
+        label = (sec.label or "").strip().upper()
+        for role, pattern in _SECTION_ROLES:
+            if pattern.match(label):
+                (objectives if role == "objectives" else selection).append(sec.text)
+    if not objectives and not selection:
+        return None
+    pico: dict[str, list[str]] = {k: [] for k, _ in _PICO_CUES}
+    for sentence in _SENTENCE_SPLIT.split(" ".join(selection)):
+        for key, cue in _PICO_CUES:
+            if cue.search(sentence):
+                pico[key].append(sentence.strip())
+                break
+    join = lambda xs: " ".join(xs) or None  # noqa: E731
+    return ReviewCriteria(
+        review_id=f"pubmed:{article.pmid}", title=article.title, objectives=join(objectives),
+        population=join(pico["population"]), intervention=join(pico["intervention"]),
+        comparison=join(pico["comparison"]), outcome=join(pico["outcome"]),
+        study_types=join(pico["study_types"]), source="review_abstract", source_file=article.source_file)
+
+
+def merge_criteria(items: list[ReviewCriteria]) -> Optional[ReviewCriteria]:
+    """One ``ReviewCriteria`` per review: protocol fields first, then topic, then the abstract."""
+    if not items:
+        return None
+    rank = {"clef_protocol": 0, "clef_topic": 1, "review_abstract": 2}
+    items = sorted(items, key=lambda c: (rank.get(c.source, 9), c.source_file))
+    merged = {}
+    for name in ("title", "objectives", "population", "intervention", "comparison", "outcome", "study_types"):
+        merged[name] = next((getattr(c, name) for c in items if getattr(c, name)), None)
+    return ReviewCriteria(review_id=items[0].review_id, source="+".join(sorted({c.source for c in items})),
+                          source_file=";".join(sorted({c.source_file for c in items})), **merged)

@@ -1,0 +1,58 @@
+"""Read every input file and parse it by content into typed records.
+
+Composite: ``ParseInputFiles(patterns)``: PBegin → tagged PCollections
+  articles: Article · deletions: DeletedCitation · fulltexts: FullText · trials: Trial ·
+  review_links: ReviewLink · criteria: ReviewCriteria · dead_letters: DeadLetter
+Counters: ``read.files``, ``<source>.parsed`` (pubmed, pmc, ctgov, links, criteria),
+``pubmed.deleted_citations``, ``<stage>.dead_letter`` per dead-letter stage.
+"""
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from schemas.records import Article, DeadLetter, DeletedCitation, FullText, ReviewCriteria, ReviewLink, Trial
+from transforms.formats import parse_source
+from transforms.metrics import inc
+
+TAGS = {Article: ("articles", "pubmed.parsed"), DeletedCitation: ("deletions", "pubmed.deleted_citations"),
+        FullText: ("fulltexts", "pmc.parsed"), Trial: ("trials", "ctgov.parsed"),
+        ReviewLink: ("review_links", "links.parsed"), ReviewCriteria: ("criteria", "criteria.parsed")}
+OUTPUTS = [tag for tag, _ in TAGS.values()] + ["dead_letters"]
+
+
+class _ParseFileFn(beam.DoFn):
+    """FileMetadata → records of that file, each routed to its tag."""
+
+    def process(self, metadata):
+        path = metadata.path
+        name = path.rsplit("/", 1)[-1]
+        if name.startswith(".") or name.startswith("_"):
+            return
+        inc("read.files")
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            for record in parse_source(f, path):
+                if isinstance(record, DeadLetter):
+                    inc(f"{record.stage}.dead_letter")
+                    yield beam.pvalue.TaggedOutput("dead_letters", record)
+                    continue
+                tag, counter = TAGS[type(record)]
+                inc(counter)
+                yield beam.pvalue.TaggedOutput(tag, record)
+
+
+class ParseInputFiles(beam.PTransform):
+    """Match file patterns (local or gs://) and parse each file by content (see module doc)."""
+
+    def __init__(self, patterns: list[str]):
+        super().__init__()
+        self._patterns = list(patterns)
+
+    def expand(self, pbegin):
+        return (pbegin
+                | "ListPatterns" >> beam.Create(self._patterns)
+                | "MatchFiles" >> fileio.MatchAll(fileio.EmptyMatchTreatment.ALLOW)
+                | "ReshuffleFiles" >> beam.Reshuffle()
+                | "ParseByContent" >> beam.ParDo(_ParseFileFn()).with_outputs(*OUTPUTS))

@@ -1,0 +1,164 @@
+"""What every task builder shares: record assembly, ids, splits, paper text and grounding (pure)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+from schemas.records import Article, FullText, Message, TaskRecord
+
+SYSTEM_PROMPT = ("You are a meticulous assistant for systematic reviews of clinical evidence. "
+                 "Answer only from the text you are given and reply in the exact JSON format requested.")
+SPLITS = (("train", 80), ("validation", 90), ("test", 100))
+TASKS = ("search_query", "screening", "study_characteristics", "arm_design",
+         "participant_statistics", "trial_results")
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """Settings shared by all builders of one run."""
+    created_at: str  # ISO date of the snapshot
+    max_input_chars: int = 0  # 0 = no limit; otherwise paper text is cut at this many characters
+
+
+def dumps(obj) -> str:
+    """Canonical JSON for targets: stable key order as given, no ASCII escaping."""
+    return json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))
+
+
+def split_for(key: str) -> str:
+    """train/validation/test (80/10/10) from a hash of ``key`` (a review or trial id), never random."""
+    bucket = int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:8], 16) % 100
+    return next(name for name, upper in SPLITS if bucket < upper)
+
+
+def record_id(task: str, ids: Iterable[Optional[str]], output: str) -> str:
+    """Stable id: hash of the task, its source ids and the target."""
+    h = hashlib.sha256("\x1f".join([task, *[i or "" for i in ids], output]).encode("utf-8"))
+    return f"{task}:{h.hexdigest()[:24]}"
+
+
+def make_record(ctx: BuildContext, *, task: str, instruction: str, input_text: str, output: str,
+                split_key: str, review_id=None, pmid=None, pmcid=None, nct_id=None, evidence=None,
+                grounding=None, sources=(), source_versions=()) -> TaskRecord:
+    """Assemble a ``TaskRecord`` with its chat-form ``messages``."""
+    user = f"{instruction}\n\n{input_text}"
+    return TaskRecord(
+        id=record_id(task, (review_id, pmid, pmcid, nct_id), output), task=task, system=SYSTEM_PROMPT,
+        instruction=instruction, input=input_text, output=output,
+        messages=[Message("system", SYSTEM_PROMPT), Message("user", user), Message("assistant", output)],
+        review_id=review_id, pmid=pmid, pmcid=pmcid, nct_id=nct_id, evidence=evidence,
+        grounding=grounding, split=split_for(split_key), sources=sorted(set(sources)),
+        source_versions=sorted(set(source_versions)), created_at=ctx.created_at)
+
+
+# --------------------------------------------------------------------------- paper text
+def _table_text(table) -> str:
+    head = " ".join(x for x in (table.label, table.caption) if x)
+    rows = "\n".join(" | ".join(cell for cell in row) for row in table.rows)
+    return f"{head}\n{rows}".strip()
+
+
+def paper_text(article: Optional[Article], fulltext: Optional[FullText],
+               max_chars: int = 0) -> tuple[Optional[str], Optional[str]]:
+    """(text, evidence) for a publication: PMC full text when it has a body, else title + abstract.
+
+    evidence is ``"fulltext"`` or ``"abstract"``; (None, None) when there is no text at all.
+    """
+    title = (fulltext.title if fulltext and fulltext.title else None) or (article.title if article else None)
+    abstract = (article.abstract if article and article.abstract else None) or (
+        fulltext.abstract if fulltext else None)
+    if fulltext is not None and fulltext.sections:
+        parts = [f"Title: {title}" if title else "", f"Abstract: {abstract}" if abstract else "",
+                 fulltext.body_text, "\n\n".join(_table_text(t) for t in fulltext.tables)]
+        text, evidence = "\n\n".join(p for p in parts if p), "fulltext"
+    elif title or abstract:
+        text = "\n\n".join(p for p in (f"Title: {title}" if title else "",
+                                       f"Abstract: {abstract}" if abstract else "") if p)
+        evidence = "abstract"
+    else:
+        return None, None
+    if max_chars and len(text) > max_chars:
+        text = text[:max_chars]
+    return text, evidence
+
+
+# --------------------------------------------------------------------------- grounding
+_NUMBER = re.compile(r"(?<![\w.])[-−]?\d+(?:[.,]\d+)*(?![\w])")
+_TYPE_PREFIX = re.compile(r"^(Drug|Device|Biological|Procedure|Radiation|Behavioral|Genetic|Dietary Supplement|"
+                          r"Combination Product|Diagnostic Test|Other):\s*", re.I)
+
+
+def _num_key(token: str) -> Optional[str]:
+    token = token.replace("−", "-").replace(",", "")
+    try:
+        value = float(token)
+    except ValueError:
+        return None
+    return repr(round(value, 6))
+
+
+def number_keys(text: str) -> set[str]:
+    """Normalised numbers occurring in ``text`` (``1,200`` and ``1200.0`` both → ``1200.0``)."""
+    keys = set()
+    for m in _NUMBER.finditer(text):
+        k = _num_key(m.group(0))
+        if k:
+            keys.add(k)
+    return keys
+
+
+def _is_number(value: str) -> bool:
+    return bool(re.fullmatch(r"[-−]?\d+(?:[.,]\d+)*", value.strip()))
+
+
+class Grounder:
+    """Checks which target values literally occur in one paper text."""
+
+    def __init__(self, text: str):
+        self._lower = re.sub(r"\s+", " ", text).lower()
+        self._numbers = number_keys(text)
+
+    def found(self, value: str) -> bool:
+        value = _TYPE_PREFIX.sub("", value.strip())
+        if not value:
+            return False
+        if _is_number(value):
+            return _num_key(value) in self._numbers
+        return re.sub(r"\s+", " ", value).lower() in self._lower
+
+    def score(self, values: Iterable[Optional[str]]) -> Optional[float]:
+        """Share of non-empty values found; ``None`` when there are none."""
+        values = [v for v in values if v and v.strip()]
+        if not values:
+            return None
+        return round(sum(self.found(v) for v in values) / len(values), 4)
+
+
+def humanize(enum_value: Optional[str]) -> Optional[str]:
+    """Registry enum to words: ``ACTIVE_COMPARATOR`` → ``Active Comparator``, ``PHASE2`` → ``Phase 2``."""
+    if not enum_value:
+        return None
+    m = re.fullmatch(r"(EARLY_)?PHASE(\d)", enum_value)
+    if m:
+        return ("Early Phase " if m.group(1) else "Phase ") + m.group(2)
+    if enum_value == "NA":
+        return "Not Applicable"
+    return " ".join(w.capitalize() for w in enum_value.split("_"))
+
+
+def source_tags(article: Optional[Article], fulltext: Optional[FullText], trial=None) -> tuple[list, list]:
+    """(sources, source_versions) for a record: which files and which record versions made it."""
+    sources, versions = [], []
+    if article is not None:
+        sources.append(article.source_file)
+        versions.append(f"pubmed:{article.pmid}.v{article.version}@{article.date_revised or ''}")
+    if fulltext is not None:
+        sources.append(fulltext.source_file)
+        versions.append(f"{fulltext.id}")
+    if trial is not None:
+        sources.append(trial.source_file)
+        versions.append(f"ctgov:{trial.nct_id}@{trial.last_update_posted or ''}")
+    return sources, versions
