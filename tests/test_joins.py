@@ -33,12 +33,13 @@ def counters(result) -> dict:
 def test_latest_article_and_deletions():
     a1 = make_article("1", title="old", source_file="pubmed/base_0001.xml")
     a2 = dataclasses.replace(a1, title="new", date_revised="2022-01-01", source_file="pubmed/upd_0002.xml")
-    assert L.latest_article([a2, a1]) == (a2, 1, False)
+    assert L.latest_article([a2, a1]) == (a2, 1, 0)
     gone = DeletedCitation("1", "pubmed/upd_0003.xml")
-    assert L.latest_article([a1, gone]) == (None, 0, True)
+    assert L.latest_article([a1, gone]) == (None, 0, 1)
+    assert L.latest_article([gone]) == (None, 0, 0)
     # re-added after the deletion
     a3 = dataclasses.replace(a1, source_file="pubmed/upd_0004.xml")
-    assert L.latest_article([a1, gone, a3]) == (a3, 1, False)
+    assert L.latest_article([a1, gone, a3]) == (a3, 1, 0)
 
 
 def test_registration_nct_ids_ignore_trials_cited_in_passing():

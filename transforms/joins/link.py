@@ -23,8 +23,8 @@ def _article_order(a: Article):
     return (a.date_revised or "", a.version, a.source_file, a.source_index)
 
 
-def latest_article(items: Iterable[Article | DeletedCitation]) -> tuple[Optional[Article], int, bool]:
-    """(latest article or None, number of superseded copies, deleted?) for one PMID.
+def latest_article(items: Iterable[Article | DeletedCitation]) -> tuple[Optional[Article], int, int]:
+    """(latest article or None, superseded copies, copies removed by a deletion) for one PMID.
 
     The latest copy has the newest DateRevised, then the highest PMID version, then the file that
     sorts last (update files are numbered after baseline files). A ``DeleteCitation`` removes the
@@ -36,8 +36,8 @@ def latest_article(items: Iterable[Article | DeletedCitation]) -> tuple[Optional
     if deletions:
         last_delete = max(d.source_file for d in deletions)
         if latest is None or latest.source_file <= last_delete:
-            return None, max(0, len(articles) - 1), True
-    return latest, max(0, len(articles) - 1), False
+            return None, 0, len(articles)
+    return latest, max(0, len(articles) - 1), 0
 
 
 def latest_trial(trials: Iterable[Trial]) -> tuple[Trial, int]:

@@ -2,7 +2,7 @@
 
 Composites:
 - ``SelectLatestArticles``: (Article, DeletedCitation) → Article, one per PMID, deletions applied.
-  Counters ``pubmed.superseded``, ``pubmed.deleted``.
+  Counters ``pubmed.superseded`` (older copies), ``pubmed.deleted`` (copies a DeleteCitation removed).
 - ``SelectLatestTrials``: Trial → Trial, one per NCT id (aliases folded in) and the alias map
   ``(alias, nct_id)``. Counters ``ctgov.superseded``, ``ctgov.aliases``.
 - ``JoinStudyTrials``: articles, full texts, trials → ``StudyBundle`` per (pmid, nct), plus
@@ -33,7 +33,7 @@ def _latest_article(kv):
     if superseded:
         inc("pubmed.superseded", superseded)
     if deleted:
-        inc("pubmed.deleted")
+        inc("pubmed.deleted", deleted)
     if article is not None:
         yield article
 

@@ -1,0 +1,160 @@
+"""The build job as a whole: reading by content with dead letters, runner options, and an
+end-to-end run on the real public corpus arranged as an ``--input_root``."""
+from __future__ import annotations
+
+import glob
+import gzip
+import json
+import shutil
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipelines.build import MULTI_THREADING_REFUSAL, build, prepare_options
+from pipelines.options import BuildOptions
+from tests.test_joins import counters
+from transforms.read import ParseInputFiles
+
+PUBMED_OK = b"""<?xml version="1.0"?>
+<!DOCTYPE PubmedArticleSet PUBLIC "-//NLM//DTD PubMedArticle, 1st January 2019//EN" "https://dtd.nlm.nih.gov/ncbi/pubmed/out/pubmed_190101.dtd">
+<PubmedArticleSet>
+<PubmedArticle><MedlineCitation Status="MEDLINE" Owner="NLM"><PMID Version="1">111</PMID>
+<Article><ArticleTitle>First</ArticleTitle></Article></MedlineCitation></PubmedArticle>
+<PubmedArticle><MedlineCitation Status="MEDLINE" Owner="NLM"><PMID Version="1">222</PMID>
+<Article><ArticleTitle>Second</ArticleTitle></Article></MedlineCitation></PubmedArticle>
+</PubmedArticleSet>
+"""
+
+
+def _write_inputs(root):
+    (root / "pubmed").mkdir(parents=True)
+    (root / "ctgov").mkdir()
+    (root / "links").mkdir()
+    (root / "pubmed" / "good.xml.gz").write_bytes(gzip.compress(PUBMED_OK, mtime=0))
+    (root / "pubmed" / "cut.xml").write_bytes(PUBMED_OK[:PUBMED_OK.index(b"<PubmedArticle><MedlineCitation Status"
+                                                                         b"=\"MEDLINE\" Owner=\"NLM\"><PMID Version="
+                                                                         b"\"1\">222")] + b"<PubmedArticle><Med")
+    (root / "pubmed" / "bomb.xml").write_bytes(
+        b'<?xml version="1.0"?><!DOCTYPE PubmedArticleSet [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
+        b"<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>1</PMID></MedlineCitation></PubmedArticle>"
+        b"</PubmedArticleSet>")
+    (root / "pubmed" / "gzip_named_plain.txt").write_bytes(gzip.compress(PUBMED_OK.replace(b"111", b"333")
+                                                                         .replace(b"222", b"444"), mtime=0))
+    (root / "ctgov" / "broken.json").write_bytes(b'{"protocolSection": {"identificationModule": {"nctId": "NCT0')
+    (root / "ctgov" / "notes.md").write_bytes(b"# notes\nnothing to see\n")
+    (root / "links" / "t.tsv").write_bytes(b"review_id\tpmid\tlabel\npubmed:111\t222\tincluded\n")
+    (root / "links" / ".hidden").write_bytes(b"ignored")
+
+
+def test_parse_input_files_routes_records_and_dead_letters(tmp_path):
+    _write_inputs(tmp_path)
+    p = TestPipeline(runner="FnApiRunner")
+    parsed = p | ParseInputFiles([f"{tmp_path}/{d}/**" for d in ("pubmed", "pmc", "ctgov", "links")])
+    assert_that(parsed.articles | "Pmids" >> beam.Map(lambda a: (a.pmid, a.source_file.rsplit("/", 1)[1])),
+                equal_to([("111", "good.xml.gz"), ("222", "good.xml.gz"), ("111", "cut.xml"),
+                          ("333", "gzip_named_plain.txt"), ("444", "gzip_named_plain.txt")]), label="articles")
+    assert_that(parsed.dead_letters | "Dead" >> beam.Map(lambda d: (d.source_file.rsplit("/", 1)[1], d.stage,
+                                                                     d.error_type)),
+                equal_to([("cut.xml", "pubmed.parse", "XMLSyntaxError"),
+                          ("bomb.xml", "pubmed.parse", "UnsafeXmlError"),
+                          ("broken.json", "ctgov.parse", "JSONDecodeError"),
+                          ("notes.md", "read.detect", "UnknownFormat")]), label="dead")
+    assert_that(parsed.review_links | "Links" >> beam.Map(lambda x: (x.review_id, x.pmid, x.label)),
+                equal_to([("pubmed:111", "222", "included")]), label="links")
+    c = counters(p.run())
+    assert c["read.files"] == 7
+    assert (c["pubmed.parsed"], c["links.parsed"]) == (5, 1)
+    assert (c["pubmed.parse.dead_letter"], c["ctgov.parse.dead_letter"], c["read.detect.dead_letter"]) == (2, 1, 1)
+
+
+def test_runner_defaults_and_multi_threading_is_refused(tmp_path):
+    opts = prepare_options(["--input_root", str(tmp_path), "--output", str(tmp_path / "o")])
+    assert opts.view_as(StandardOptions).runner == "FnApiRunner"
+    with pytest.raises(SystemExit) as e:
+        prepare_options(["--input_root", str(tmp_path), "--direct_running_mode=multi_threading"])
+    assert str(e.value) == MULTI_THREADING_REFUSAL
+
+
+def read_task(output, task):
+    rows = []
+    for f in sorted(glob.glob(f"{output}/tasks/task={task}/*.parquet")):
+        rows += pq.read_table(f).to_pylist()
+    return rows
+
+
+def run_build(input_root, output, extra=()):
+    options = PipelineOptions(["--input_root", str(input_root), "--output", str(output),
+                               "--snapshot_date", "2026-01-01", "--num_shards", "1", *extra])
+    p = TestPipeline(runner="FnApiRunner", options=options)
+    build(p, options.view_as(BuildOptions))
+    result = p.run()
+    result.wait_until_finish()
+    with open(f"{output}/manifest.json") as f:
+        return json.load(f), counters(result)
+
+
+@pytest.fixture(scope="module")
+def shared_build(tmp_path_factory):
+    from tests.conftest import SHARED_CORPUS
+    if not SHARED_CORPUS.is_dir():
+        pytest.skip("../shared/corpus is not present")
+    root = tmp_path_factory.mktemp("raw")
+    shutil.copytree(SHARED_CORPUS / "pubmed", root / "pubmed")
+    shutil.copytree(SHARED_CORPUS / "pmc_jats", root / "pmc")
+    for d in ("ctgov_v2", "ctgov_legacy_xml", "ctgov_classic_api_json"):
+        shutil.copytree(SHARED_CORPUS / d, root / "ctgov" / d)
+    shutil.copytree(SHARED_CORPUS / "sr_included_studies", root / "links")
+    out = tmp_path_factory.mktemp("out")
+    manifest, c = run_build(root, out)
+    return out, manifest, c
+
+
+def test_shared_corpus_build_counts(shared_build):
+    out, manifest, c = shared_build
+    assert manifest["tables"] == {"articles": 729, "fulltexts": 42, "links_review_study": 6851,
+                                  "links_study_trial": 46, "trials": 69}
+    assert manifest["tasks"] == {"search_query": 0, "screening": 4, "study_characteristics": 0, "arm_design": 0,
+                                 "participant_statistics": 0, "trial_results": 0}
+    # 874 SYNERGY rows without a PMID, a PMID list and a PMC metadata JSON (unknown formats),
+    # one PMC OA-service JSON that is not a registry record.
+    assert manifest["dead_letters"] == {"ctgov.parse:UnsupportedFormat": 1, "links.parse:MissingField": 874,
+                                        "read.detect:UnknownFormat": 2}
+    assert manifest["unresolved"] == {"study_text": 6869, "trial": 23}
+    # records in = records out + dead letters, per source
+    assert c["pubmed.parsed"] == 731 and c["pubmed.deleted_citations"] == 1
+    assert c["pubmed.parsed"] == manifest["tables"]["articles"] + c["pubmed.superseded"] + c.get("pubmed.deleted", 0)
+    assert c["ctgov.parsed"] == 30 + 47 + 1
+    assert c["ctgov.parsed"] == manifest["tables"]["trials"] + c["ctgov.superseded"]
+    assert c["links.parsed"] + c["links.parse.dead_letter"] == 1315 + 658 + 6374
+
+
+def test_shared_corpus_screening_records(shared_build):
+    out, _, _ = shared_build
+    rows = {(r["review_id"], r["pmid"]): r for r in read_task(out, "screening")}
+    assert sorted(rows) == [("cochrane:CD009069", "23873171"), ("cochrane:CD010038", "26936901"),
+                            ("cochrane:CD010558", "19697180"), ("cochrane:CD010558", "22661794")]
+    r = rows[("cochrane:CD009069", "23873171")]
+    assert r["pmcid"] == "PMC3714284" and r["evidence"] == "abstract" and r["created_at"] == "2026-01-01"
+    assert json.loads(r["output"]) == {"criteria": [
+        {"criterion": n, "eligibility": "UNCERTAIN"} for n in
+        ("Population", "Intervention", "Comparison", "Outcomes", "Types of studies")], "include": True}
+    assert r["input"].startswith("CRITERIA:\nTitle: Prophylactic vaccination against human papillomaviruses")
+    assert "Types of studies: We considered only phase II and phase III randomised controlled trials (RCTs)." \
+        in r["input"]
+    assert any(s.endswith("task1.test.abs.intervention.2019.qrels") for s in r["sources"])
+
+
+def test_shared_corpus_unresolved_links_are_listed(shared_build):
+    out, manifest, _ = shared_build
+    rows = [json.loads(line) for f in glob.glob(f"{out}/unresolved/*.jsonl") for line in open(f)]
+    assert len(rows) == sum(manifest["unresolved"].values())
+    keys = {(r["kind"], r["key"], r["review_id"]) for r in rows}
+    assert ("study_text", "1615177", "cochrane:CD000996") in keys  # a CLEF-TAR study with no text here
+    assert ("trial", "NCT02109003", None) in keys  # PMC4461648 registration, registry record absent
+    links = pq.read_table(glob.glob(f"{out}/tables/links/*.parquet")[0]).to_pylist()
+    pmc = [x for x in links if x["kind"] == "study_trial" and x["pmid"] == "26059205"]
+    assert [(x["nct_id"], x["sources"]) for x in pmc] == [("NCT02109003", ["abstract_mention", "fulltext_registration"])]
