@@ -18,7 +18,8 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions,
 from pipelines.options import BuildOptions
 
 from schemas.records import Article, FullText, Link, Trial
-from transforms.joins.transforms import JoinReviewStudies, JoinStudyTrials, SelectLatestArticles, SelectLatestTrials
+from transforms.joins.transforms import (AddTopicNearNegatives, JoinReviewStudies, JoinStudyTrials,
+                                        SelectLatestArticles, SelectLatestTrials)
 from transforms.read import ParseInputFiles
 from transforms.tasks.common import BuildContext
 from transforms.tasks.transforms import BuildTaskRecords
@@ -56,7 +57,8 @@ def build(p: beam.Pipeline, options: BuildOptions) -> dict:
     criteria = (parsed.criteria, studies["criteria"]) | "AllCriteria" >> beam.Flatten()
     reviews = ((review_links, studies["summaries"], studies["briefs"], criteria)
                | "JoinReviewStudies" >> JoinReviewStudies())
-    records = (reviews["bundles"], studies["bundles"]) | "BuildTaskRecords" >> BuildTaskRecords(ctx)
+    review_bundles = reviews["bundles"] | "AddTopicNearNegatives" >> AddTopicNearNegatives(options.topic_negatives)
+    records = (review_bundles, studies["bundles"]) | "BuildTaskRecords" >> BuildTaskRecords(ctx)
 
     link_rows = (studies["link_rows"], reviews["link_rows"]) | "AllLinkRows" >> beam.Flatten()
     unresolved = (studies["unresolved"], reviews["unresolved"]) | "AllUnresolved" >> beam.Flatten()
@@ -77,11 +79,11 @@ def build(p: beam.Pipeline, options: BuildOptions) -> dict:
         _counts(unresolved, "CountUnresolved", lambda u: f"unresolved.{u.kind}"),
     ) | "AllCounts" >> beam.Flatten()
     opts = {"snapshot_date": ctx.created_at, "num_shards": shards, "max_input_chars": ctx.max_input_chars,
-            "review_publication_types": list(review_types)}
+            "review_publication_types": list(review_types), "topic_negatives": options.topic_negatives}
     manifest = (counts, records) | "WriteManifest" >> WriteManifest(out, input_patterns(options.input_root), opts)
     return {"records": records, "articles": articles, "fulltexts": parsed.fulltexts, "trials": trials.trials,
             "links": link_rows, "unresolved": unresolved, "dead_letters": parsed.dead_letters,
-            "review_bundles": reviews["bundles"], "study_bundles": studies["bundles"], "manifest": manifest}
+            "review_bundles": review_bundles, "study_bundles": studies["bundles"], "manifest": manifest}
 
 
 def prepare_options(argv=None) -> PipelineOptions:

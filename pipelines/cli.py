@@ -48,6 +48,7 @@ COMMANDS = {"build": _build}
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("apache_beam.io.filebasedsink").setLevel(logging.ERROR)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         print("usage: leadsinstruct {build} [options]   (leadsinstruct build --help)", file=sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2

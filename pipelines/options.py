@@ -24,6 +24,8 @@ class BuildOptions(PipelineOptions):
                             help="Parquet shards per task/table; 0 lets the runner decide.")
         parser.add_argument("--max_input_chars", type=int, default=0,
                             help="Cut paper text in task inputs at this many characters (0 = no limit).")
+        parser.add_argument("--topic_negatives", type=int, default=3,
+                            help="Topic-near hard negatives added per review for screening (0 = none).")
         parser.add_argument("--review_publication_types", default=",".join(REVIEW_PUBLICATION_TYPES),
                             help="PubMed publication types that make a record a review whose references "
                                  "are candidate studies (comma-separated).")

@@ -127,3 +127,26 @@ def test_join_study_trials_and_reviews_end_to_end():
     assert c["join.reference_not_trial"] == 1
     assert c["join.review_study_links"] == 3
     assert c["join.unresolved_trial"] == 1 and c["join.unresolved_study_text"] == 2
+
+
+def test_add_topic_near_negatives():
+    from schemas.records import ReviewBundle, ReviewStudy, TrialBrief
+    from transforms.joins.transforms import AddTopicNearNegatives
+
+    def study(pmid, cond, interv):
+        s = L.study_summary(pmid, make_article(pmid), None, [TrialBrief(f"NCT{int(pmid):08d}", [cond], interv, [])])
+        return s
+
+    def bundle(rid, studies):
+        return ReviewBundle(rid, None, [ReviewStudy(rid, s.pmid, "included", ["link_table"], ["t"], s)
+                                        for s in studies])
+    metformin = bundle("r1", [study("1", "Prediabetes", ["Metformin", "Placebo"])])
+    lifestyle = bundle("r2", [study("2", "Prediabetes", ["Lifestyle"]), study("3", "Prediabetes", ["Metformin"])])
+    other = bundle("r3", [study("4", "Asthma", ["Budesonide"])])
+    p = TestPipeline(runner="FnApiRunner")
+    out = p | beam.Create([metformin, lifestyle, other]) | AddTopicNearNegatives(limit=3)
+    assert_that(out | beam.Map(lambda b: (b.review_id, [(s.pmid, s.label) for s in b.studies])),
+                equal_to([("r1", [("1", "included"), ("2", "topic_near")]),
+                          ("r2", [("2", "included"), ("3", "included")]),
+                          ("r3", [("4", "included")])]))
+    assert counters(p.run())["join.topic_near_negatives"] == 1

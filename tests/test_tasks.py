@@ -1,6 +1,7 @@
 """The six task builders and grounding, on hand-made joined entities with exact targets."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from schemas.records import (Article, ArmGroup, Category, Denom, DenomCount, Design, Eligibility, FullText, Group,
@@ -207,3 +208,14 @@ def test_humanize_and_split():
     assert humanize("ACTIVE_COMPARATOR") == "Active Comparator" and humanize(None) is None
     assert {split_for(f"k{i}") for i in range(50)} == {"train", "validation", "test"}
     assert split_for("pubmed:1") == split_for("pubmed:1")
+
+
+def test_topic_near_candidate_is_excluded_with_intervention_no():
+    b = review_bundle(("included",))
+    near = dataclasses.replace(b.studies[0].study, pmid="555", trials=[
+        TrialBrief("NCT09000555", ["Prediabetes"], ["Lifestyle programme"], [])])
+    b.studies.append(ReviewStudy("pubmed:900", "555", "topic_near", ["topic_near"], ["pubmed/a.xml"], near))
+    _, neg = list(build_screening(b, CTX))
+    assert json.loads(neg.output)["include"] is False
+    assert [c["eligibility"] for c in json.loads(neg.output)["criteria"]] == [
+        "UNCERTAIN", "NO", "UNCERTAIN", "UNCERTAIN", "UNCERTAIN"]

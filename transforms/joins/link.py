@@ -161,3 +161,47 @@ def study_summary(pmid: str, article: Optional[Article], fulltext: Optional[Full
 def trial_brief(trial: Trial) -> TrialBrief:
     return TrialBrief(trial.nct_id, list(trial.conditions), [i.name for i in trial.interventions],
                       list(trial.keywords))
+
+
+# --------------------------------------------------------------------------- topic-near negatives
+_NOT_AN_INTERVENTION = {"placebo", "placebos", "control", "usual care", "standard of care", "sham",
+                        "no intervention", "standard care"}
+
+
+def _norm(term: str) -> str:
+    return re.sub(r"\s+", " ", term).strip().lower()
+
+
+def review_profile(studies) -> tuple[set, set, set]:
+    """(conditions, interventions, pmids) of a review's included studies (from their trials)."""
+    conditions, interventions, pmids = set(), set(), set()
+    for rs in studies:
+        pmids.add(rs.pmid)
+        if rs.label != "included" or rs.study is None:
+            continue
+        for t in rs.study.trials:
+            conditions.update(_norm(c) for c in t.conditions)
+            interventions.update(_norm(i) for i in t.interventions if _norm(i) not in _NOT_AN_INTERVENTION)
+    return conditions, interventions, pmids
+
+
+def study_terms(study: StudySummary) -> tuple[set, set]:
+    """(conditions, interventions) of a study's trials, normalised, comparators left out."""
+    conditions = {_norm(c) for t in study.trials for c in t.conditions}
+    interventions = {_norm(i) for t in study.trials for i in t.interventions} - _NOT_AN_INTERVENTION
+    return conditions, interventions
+
+
+def is_topic_near_negative(profile: tuple[set, set, set], study: StudySummary) -> bool:
+    """Same condition as the review's included trials, none of their interventions, not linked to it."""
+    conditions, interventions, pmids = profile
+    if study.pmid in pmids or not interventions:
+        return False
+    s_cond, s_int = study_terms(study)
+    return bool(s_cond & conditions) and bool(s_int) and not (s_int & interventions)
+
+
+def stable_rank(*parts: str) -> str:
+    """A deterministic pseudo-random order key (no ``random``)."""
+    import hashlib
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()

@@ -239,3 +239,69 @@ class JoinReviewStudies(beam.PTransform):
                    | "JoinByReview" >> beam.CoGroupByKey()
                    | "BuildReviewBundles" >> beam.FlatMap(_review_bundle))
         return {"bundles": bundles, "link_rows": studies.link_rows, "unresolved": studies.unresolved}
+
+
+def _profile(bundle: ReviewBundle):
+    conditions, interventions, pmids = L.review_profile(bundle.studies)
+    for cond in sorted(conditions):
+        yield cond, (bundle.review_id, conditions, interventions, pmids)
+
+
+def _pool(bundle: ReviewBundle):
+    for rs in bundle.studies:
+        if rs.label == "included" and rs.study is not None and rs.study.trials:
+            for cond in sorted(L.study_terms(rs.study)[0]):
+                yield cond, rs.study
+
+
+class _NearByConditionFn(beam.DoFn):
+    """(condition, {reviews, studies}) → (review_id, StudySummary) topic-near negatives."""
+
+    def __init__(self, per_key: int):
+        self._per_key = per_key
+
+    def process(self, kv):
+        _, groups = kv
+        studies = {s.pmid: s for s in groups["studies"]}
+        for review_id, conditions, interventions, pmids in groups["reviews"]:
+            ranked = sorted(studies.values(), key=lambda s: L.stable_rank(review_id, s.pmid))
+            found = 0
+            for s in ranked:
+                if L.is_topic_near_negative((conditions, interventions, pmids), s):
+                    yield review_id, s
+                    found += 1
+                    if found >= self._per_key:
+                        break
+
+
+def _with_negatives(kv, limit: int):
+    review_id, groups = kv
+    for bundle in groups["bundle"]:
+        unique = {s.pmid: s for s in groups["near"]}
+        chosen = sorted(unique.values(), key=lambda s: L.stable_rank(review_id, s.pmid))[:limit]
+        if chosen:
+            inc("join.topic_near_negatives", len(chosen))
+        extra = [ReviewStudy(review_id, s.pmid, "topic_near", ["topic_near"], s.source_files[:1], s)
+                 for s in chosen]
+        yield dataclasses.replace(bundle, studies=bundle.studies + extra)
+
+
+class AddTopicNearNegatives(beam.PTransform):
+    """ReviewBundle → ReviewBundle with up to ``limit`` topic-near hard negatives added: trials
+    included by other reviews that share a condition with this review's included trials but none
+    of their interventions (label ``topic_near``). Counter ``join.topic_near_negatives``."""
+
+    def __init__(self, limit: int = 3):
+        super().__init__()
+        self._limit = limit
+
+    def expand(self, bundles):
+        if self._limit <= 0:
+            return bundles
+        near = ({"reviews": bundles | "ReviewProfiles" >> beam.FlatMap(_profile),
+                 "studies": bundles | "IncludedTrialPool" >> beam.FlatMap(_pool)}
+                | "GroupByCondition" >> beam.CoGroupByKey()
+                | "FindTopicNear" >> beam.ParDo(_NearByConditionFn(self._limit)))
+        return ({"bundle": bundles | "KeyBundles" >> beam.Map(lambda b: (b.review_id, b)), "near": near}
+                | "JoinNegatives" >> beam.CoGroupByKey()
+                | "AddNegatives" >> beam.FlatMap(_with_negatives, self._limit))

@@ -4,7 +4,9 @@ Labels come from the link source: an ``included`` study meets every criterion (Y
 included; a ``screened_in`` study passed title/abstract screening (include, criteria UNCERTAIN);
 an ``excluded`` candidate is a hard negative (exclude; the study-design criterion is NO when the
 review asks for randomised trials and the candidate is no trial report, other criteria
-UNCERTAIN). Non-trial references of a review are not candidates.
+UNCERTAIN); a ``topic_near`` candidate (a trial of the same condition with none of the
+review's interventions, included by another review) is excluded with Intervention NO.
+Non-trial references of a review are not candidates.
 """
 from __future__ import annotations
 
@@ -43,6 +45,10 @@ def eligibility(rs: ReviewStudy, c: ReviewCriteria) -> dict | None:
         answers, include = {n: "UNCERTAIN" for n, _ in names}, False
         if c.study_types and _RCT.search(c.study_types) and not rs.study.is_trial_report:
             answers["Types of studies"] = "NO"
+    elif rs.label == "topic_near":
+        answers, include = {n: "UNCERTAIN" for n, _ in names}, False
+        if "Intervention" in answers:
+            answers["Intervention"] = "NO"
     else:
         return None
     return {"criteria": [{"criterion": n, "eligibility": answers[n]} for n, _ in names], "include": include}
