@@ -150,3 +150,15 @@ def test_add_topic_near_negatives():
                           ("r2", [("2", "included"), ("3", "included")]),
                           ("r3", [("4", "included")])]))
     assert counters(p.run())["join.topic_near_negatives"] == 1
+
+
+def test_tested_interventions_leave_out_comparator_only_ones():
+    from schemas.records import ArmGroup, Intervention
+    t = dataclasses.replace(make_trial(), interventions=[
+        Intervention("DRUG", "Metformin", None, ["Metformin"]), Intervention("DRUG", "Placebo", None, ["Placebo"]),
+        Intervention("BEHAVIORAL", "Advice", None, ["Metformin", "Placebo"])])
+    assert L.tested_interventions(t) == ["Metformin", "Advice"]
+    assert L.trial_brief(t).interventions == ["Metformin", "Advice"]
+    only_comparators = dataclasses.replace(t, arm_groups=[ArmGroup("Metformin", "ACTIVE_COMPARATOR", None, []),
+                                                          ArmGroup("Placebo", "PLACEBO_COMPARATOR", None, [])])
+    assert L.tested_interventions(only_comparators) == ["Metformin", "Placebo", "Advice"]

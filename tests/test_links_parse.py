@@ -139,3 +139,13 @@ def test_criteria_from_review_abstract():
         outcome="The primary outcome was incidence of diabetes.",
         study_types="Randomised controlled trials were eligible.", source="review_abstract",
         source_file=article.source_file)
+
+
+def test_split_comparison_headings_and_sentences():
+    from transforms.links.parse import split_comparison
+    assert split_comparison("Intervention Vaccination with HPV vaccines. Comparison Administration of placebo.") == (
+        "Vaccination with HPV vaccines.", "Administration of placebo.")
+    assert split_comparison("The intervention was oral metformin. The comparison was placebo or advice.") == (
+        "The intervention was oral metformin.", "The comparison was placebo or advice.")
+    assert split_comparison("Any exercise programme.") == ("Any exercise programme.", None)
+    assert split_comparison(None) == (None, None)

@@ -158,9 +158,21 @@ def study_summary(pmid: str, article: Optional[Article], fulltext: Optional[Full
         version=f"pubmed:{article.pmid}.v{article.version}@{article.date_revised or ''}" if article else None)
 
 
+COMPARATOR_ARM_TYPES = ("ACTIVE_COMPARATOR", "PLACEBO_COMPARATOR", "SHAM_COMPARATOR", "NO_INTERVENTION")
+
+
+def tested_interventions(trial: Trial) -> list[str]:
+    """Names of the interventions a trial tests: those given in at least one arm that is not a
+    comparator arm (all of them when the registry does not say)."""
+    comparator_arms = {a.label for a in trial.arm_groups if a.type in COMPARATOR_ARM_TYPES}
+    tested = [i.name for i in trial.interventions
+              if not i.arm_group_labels or set(i.arm_group_labels) - comparator_arms]
+    return tested or [i.name for i in trial.interventions]
+
+
 def trial_brief(trial: Trial) -> TrialBrief:
-    return TrialBrief(trial.nct_id, list(trial.conditions), [i.name for i in trial.interventions],
-                      list(trial.keywords))
+    """What a review needs of a trial: its conditions and the interventions it tests."""
+    return TrialBrief(trial.nct_id, list(trial.conditions), tested_interventions(trial), list(trial.keywords))
 
 
 # --------------------------------------------------------------------------- topic-near negatives

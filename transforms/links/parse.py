@@ -145,7 +145,8 @@ _PROTOCOL_FIELDS = {
     "objectives": "objectives", "typesofstudies": "study_types", "typesofparticipants": "population",
     "typesofinterventions": "intervention", "typesofoutcomemeasures": "outcome",
 }
-_COMPARISON_SPLIT = re.compile(r"\bComparisons?\b[:\s]", re.IGNORECASE)
+_COMPARISON_HEADING = re.compile(r"\bComparisons?\b:?\s+(?=[A-Z])")  # "... Comparison Administration of ..."
+_COMPARISON_SENTENCE = re.compile(r"\b(compar\w*|control group|placebo)\b", re.I)
 
 
 def _review_id_from_name(source_file: str) -> str:
@@ -172,13 +173,7 @@ def parse_clef_protocol(fileobj: IO[bytes], source_file: str) -> Iterator[Review
         key = _PROTOCOL_FIELDS.get(etree.QName(child).localname.lower())
         if key:
             values[key] = normalize_ws("".join(child.itertext()))
-    comparison = None
-    interv = values.get("intervention")
-    if interv:
-        parts = _COMPARISON_SPLIT.split(interv, maxsplit=1)
-        if len(parts) == 2:
-            interv = re.sub(r"^Interventions?\b[:\s]*", "", parts[0].strip(), flags=re.I) or None
-            comparison = parts[1].strip() or None
+    interv, comparison = split_comparison(values.get("intervention"))
     if not any(values.values()):
         yield DeadLetter(source_file, STAGE, "MissingField", "protocol has no criteria sections",
                          excerpt(data), 0)
@@ -186,7 +181,7 @@ def parse_clef_protocol(fileobj: IO[bytes], source_file: str) -> Iterator[Review
     yield ReviewCriteria(
         review_id=_review_id_from_name(source_file), title=None,
         objectives=_strip_language_banner(values.get("objectives")),
-        population=values.get("population"), intervention=normalize_ws(interv),
+        population=values.get("population"), intervention=interv,
         comparison=comparison, outcome=values.get("outcome"), study_types=values.get("study_types"),
         source="clef_protocol", source_file=source_file)
 
@@ -195,6 +190,24 @@ _LANGUAGES = ("English", "Español", "Français", "Deutsch", "Português", "Hrva
               "Bahasa Indonesia", "Русский", "فارسی", "ภาษาไทย", "简体中文", "繁體中文", "日本語", "한국어",
               "Polski", "Tiếng Việt", "Italiano", "Nederlands", "Čeština", "Magyar", "Română", "Türkçe")
 _BANNER = re.compile(r"^available in(?: (?:" + "|".join(map(re.escape, _LANGUAGES)) + r"))+\s*")
+
+
+def split_comparison(text: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+    """(intervention, comparison) from a protocol's TypesofInterventions text.
+
+    Cochrane protocols either use headings ("Intervention … Comparison …") or sentences ("The
+    intervention was …. The comparison was …"); sentences that name the comparator go to comparison.
+    """
+    if not text:
+        return None, None
+    parts = _COMPARISON_HEADING.split(text, maxsplit=1)
+    if len(parts) == 2:
+        interv = re.sub(r"^Interventions?\b:?\s*", "", parts[0].strip())
+        return normalize_ws(interv), normalize_ws(parts[1])
+    interv, comp = [], []
+    for sentence in _SENTENCE_SPLIT.split(text):
+        (comp if _COMPARISON_SENTENCE.search(sentence) and interv else interv).append(sentence.strip())
+    return normalize_ws(" ".join(interv)), normalize_ws(" ".join(comp))
 
 
 def _strip_language_banner(text: Optional[str]) -> Optional[str]:
