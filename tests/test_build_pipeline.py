@@ -158,3 +158,19 @@ def test_shared_corpus_unresolved_links_are_listed(shared_build):
     links = pq.read_table(glob.glob(f"{out}/tables/links/*.parquet")[0]).to_pylist()
     pmc = [x for x in links if x["kind"] == "study_trial" and x["pmid"] == "26059205"]
     assert [(x["nct_id"], x["sources"]) for x in pmc] == [("NCT02109003", ["abstract_mention", "fulltext_registration"])]
+
+
+def test_unexpected_parser_failure_becomes_a_dead_letter(tmp_path, monkeypatch):
+    import transforms.read as read
+
+    def explode(fileobj, source_file):
+        yield from ()
+        raise AttributeError("parser bug")
+    monkeypatch.setattr(read, "parse_source", explode)
+    (tmp_path / "pubmed").mkdir()
+    (tmp_path / "pubmed" / "a.xml").write_bytes(PUBMED_OK)
+    p = TestPipeline(runner="FnApiRunner")
+    parsed = p | ParseInputFiles([f"{tmp_path}/pubmed/**"])
+    assert_that(parsed.dead_letters | beam.Map(lambda d: (d.stage, d.error_type, d.message)),
+                equal_to([("read.file", "UnexpectedAttributeError", "parser bug")]))
+    assert counters(p.run())["read.file.dead_letter"] == 1

@@ -4,9 +4,12 @@ Composite: ``ParseInputFiles(patterns)``: PBegin → tagged PCollections
   articles: Article · deletions: DeletedCitation · fulltexts: FullText · trials: Trial ·
   review_links: ReviewLink · criteria: ReviewCriteria · dead_letters: DeadLetter
 Counters: ``read.files``, ``<source>.parsed`` (pubmed, pmc, ctgov, links, criteria),
-``pubmed.deleted_citations``, ``<stage>.dead_letter`` per dead-letter stage.
+``pubmed.deleted_citations``, ``<stage>.dead_letter`` per dead-letter stage
+(``read.file.dead_letter`` for an unexpected failure while reading a file).
 """
 from __future__ import annotations
+
+import logging
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -32,15 +35,25 @@ class _ParseFileFn(beam.DoFn):
         if name.startswith(".") or name.startswith("_"):
             return
         inc("read.files")
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-            for record in parse_source(f, path):
-                if isinstance(record, DeadLetter):
-                    inc(f"{record.stage}.dead_letter")
-                    yield beam.pvalue.TaggedOutput("dead_letters", record)
-                    continue
-                tag, counter = TAGS[type(record)]
-                inc(counter)
-                yield beam.pvalue.TaggedOutput(tag, record)
+        try:
+            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+                for record in parse_source(f, path):
+                    yield self._route(record)
+        except Exception as e:  # noqa: BLE001 - file boundary: one unreadable file must not stop the job
+            # Parsers turn every input error they know into dead letters; anything that still
+            # escapes (an I/O failure, a parser bug on an input shape never seen) is recorded here
+            # with its traceback in the log, after the records the file already yielded.
+            logging.exception("unexpected error while reading %s", path)
+            yield self._route(DeadLetter(path, "read.file", f"Unexpected{type(e).__name__}", str(e)[:500], "", None))
+
+    @staticmethod
+    def _route(record):
+        if isinstance(record, DeadLetter):
+            inc(f"{record.stage}.dead_letter")
+            return beam.pvalue.TaggedOutput("dead_letters", record)
+        tag, counter = TAGS[type(record)]
+        inc(counter)
+        return beam.pvalue.TaggedOutput(tag, record)
 
 
 class ParseInputFiles(beam.PTransform):
