@@ -102,9 +102,24 @@ def prepare_options(argv=None) -> PipelineOptions:
     return options
 
 
+OUTPUT_PARTS = ("tasks", "tables", "dead_letter", "unresolved", "manifest.json", "stats.json")
+
+
+def clear_previous_output(output: str) -> list[str]:
+    """Delete what an earlier build wrote under ``output`` (only the job's own folders and files),
+    so a rerun never leaves stale shards beside new ones. Returns the deleted paths."""
+    from apache_beam.io.filesystems import FileSystems
+    root = output.rstrip("/")
+    gone = [f"{root}/{part}" for part in OUTPUT_PARTS if FileSystems.exists(f"{root}/{part}")]
+    if gone:
+        FileSystems.delete(gone)
+    return gone
+
+
 def run(argv=None):
-    """Run the build job and return (PipelineResult, manifest path)."""
+    """Run the build job (replacing an earlier build's output) and return (PipelineResult, manifest path)."""
     options = prepare_options(argv)
+    clear_previous_output(options.view_as(BuildOptions).output)
     p = beam.Pipeline(options=options)
     build(p, options.view_as(BuildOptions))
     result = p.run()

@@ -174,3 +174,14 @@ def test_unexpected_parser_failure_becomes_a_dead_letter(tmp_path, monkeypatch):
     assert_that(parsed.dead_letters | beam.Map(lambda d: (d.stage, d.error_type, d.message)),
                 equal_to([("read.file", "UnexpectedAttributeError", "parser bug")]))
     assert counters(p.run())["read.file.dead_letter"] == 1
+
+
+def test_rerun_replaces_earlier_output(tmp_path):
+    from pipelines.build import clear_previous_output
+    out = tmp_path / "out"
+    (out / "tasks" / "task=screening").mkdir(parents=True)
+    (out / "tasks" / "task=screening" / "part-00000-of-00003.parquet").write_bytes(b"stale")
+    (out / "manifest.json").write_text("{}")
+    (out / "notes.txt").write_text("mine")
+    assert sorted(p.rsplit("/", 1)[1] for p in clear_previous_output(str(out))) == ["manifest.json", "tasks"]
+    assert sorted(x.name for x in out.iterdir()) == ["notes.txt"]
