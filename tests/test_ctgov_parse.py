@@ -14,7 +14,7 @@ from schemas.records import (
 from tests.conftest import open_bytes
 from transforms.ctgov.parse import (
     enum_value, iso_date, masking_values, parse_ctgov_json, parse_ctgov_xml, parse_ctgov_zip,
-    phase_values)
+    phase_values, study_type)
 
 V2 = "ctgov_v2"
 LEGACY = "ctgov_legacy_xml/aact"
@@ -664,3 +664,101 @@ def test_ndjson_truncated_gzip_stream(corpus):
         ("NCT00973089", i) for i in range(38)]
     assert (records[38].error_type, records[38].message, records[38].record_index) == (
         "EOFError", "Compressed file ended before the end-of-stream marker was reached", 38)
+
+
+# --------------------------------------------------------------------------- legacy XML: older eras
+OLD_ERA_STUDY = b"""<?xml version="1.0" encoding="UTF-8"?>
+<clinical_study rank="1">
+  <id_info><org_study_id>OLD-01</org_study_id><nct_id>NCT00000105</nct_id></id_info>
+  <brief_title>An older record</brief_title>
+  <overall_status>Completed</overall_status>
+  <phase>Phase 0</phase>
+  <study_type>Observational [Patient Registry]</study_type>
+  <study_design>Allocation: Randomized, Control: Placebo Control, Endpoint Classification: Efficacy Study, Intervention Model: Parallel Assignment, Masking: Double Blind (Subject, Investigator), Primary Purpose: Treatment</study_design>
+  <enrollment type="Anticipated">40</enrollment>
+  <location_countries><country>France</country></location_countries>
+  <removed_countries><country>Spain</country></removed_countries>
+  <clinical_results>
+    <baseline>
+      <group_list><group group_id="B1"><title>Drug A</title></group></group_list>
+      <measure_list>
+        <measure>
+          <title>Gender</title>
+          <units>participants</units>
+          <param>Number</param>
+          <category_list>
+            <category><sub_title>Female</sub_title>
+              <measurement_list><measurement group_id="B1" value="12"/></measurement_list>
+            </category>
+            <category><sub_title>Male</sub_title>
+              <measurement_list><measurement group_id="B1" value="8"/></measurement_list>
+            </category>
+          </category_list>
+        </measure>
+      </measure_list>
+    </baseline>
+    <outcome_list>
+      <outcome>
+        <type>Primary</type>
+        <title>Pain score</title>
+        <time_frame>6 weeks</time_frame>
+        <safety_issue>No</safety_issue>
+        <group_list><group group_id="O1"><title>Drug A</title></group></group_list>
+        <measure_list>
+          <measure>
+            <title>Number of Participants Analyzed</title>
+            <units>participants</units>
+            <category_list><category><measurement_list>
+              <measurement group_id="O1" value="19"/>
+            </measurement_list></category></category_list>
+          </measure>
+          <measure>
+            <title>Pain score</title>
+            <units>units on a scale</units>
+            <param>Mean</param>
+            <dispersion>Standard Deviation</dispersion>
+            <category_list><category><measurement_list>
+              <measurement group_id="O1" value="3.1" spread="1.2"/>
+            </measurement_list></category></category_list>
+          </measure>
+        </measure_list>
+      </outcome>
+    </outcome_list>
+  </clinical_results>
+</clinical_study>
+"""
+
+
+def test_legacy_xml_pre_2017_record_shapes():
+    t = _one(list(parse_ctgov_xml(io.BytesIO(OLD_ERA_STUDY), "old.xml")))
+    # "Phase 0" became "Early Phase 1"; the bracketed registry qualifier is not a study type;
+    # "Control:" is a key of the old comma-separated study_design text.
+    assert t.design == Design(
+        study_type="OBSERVATIONAL", phases=["EARLY_PHASE1"], allocation="RANDOMIZED",
+        intervention_model="PARALLEL", primary_purpose="TREATMENT", masking="DOUBLE",
+        who_masked=["PARTICIPANT", "INVESTIGATOR"])
+    assert (t.enrollment, t.enrollment_type, t.countries) == (40, "ESTIMATED", ["France"])
+    assert t.results.baseline_measures == [Measure(
+        title="Gender", description=None, population_description=None, param_type="NUMBER",
+        dispersion_type=None, unit_of_measure="participants", unit_of_denom=None, type=None,
+        time_frame=None, groups=[], denoms=[], classes=[MeasureClass(
+            title=None, denoms=[], categories=[
+                Category(title="Female", measurements=[_m("B1", "12")]),
+                Category(title="Male", measurements=[_m("B1", "8")])])])]
+    assert t.results.outcome_measures == [Measure(
+        title="Pain score", description=None, population_description=None, param_type="MEAN",
+        dispersion_type="Standard Deviation", unit_of_measure="units on a scale",
+        unit_of_denom=None, type="PRIMARY", time_frame="6 weeks",
+        groups=[Group(id="O1", title="Drug A", description=None)],
+        denoms=[Denom(units="participants", counts=[DenomCount(group_id="O1", value="19")])],
+        classes=[MeasureClass(title=None, denoms=[], categories=[
+            Category(title=None, measurements=[_m("O1", "3.1", spread="1.2")])])])]
+
+
+def test_study_type_and_phase_values():
+    assert phase_values(["Phase 0"]) == ["EARLY_PHASE1"]
+    assert phase_values(["EARLY_PHASE1", "PHASE1"]) == ["EARLY_PHASE1", "PHASE1"]
+    assert study_type("Observational [Patient Registry]") == "OBSERVATIONAL"
+    assert study_type("Expanded Access") == "EXPANDED_ACCESS"
+    assert study_type("OBSERVATIONAL") == "OBSERVATIONAL"
+    assert study_type(None) is None

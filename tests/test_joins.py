@@ -39,7 +39,7 @@ def test_latest_article_and_deletions():
     assert L.latest_article([gone]) == (None, 0, 0)
     # re-added after the deletion
     a3 = dataclasses.replace(a1, source_file="pubmed/upd_0004.xml")
-    assert L.latest_article([a1, gone, a3]) == (a3, 1, 0)
+    assert L.latest_article([a1, gone, a3]) == (a3, 0, 1)
 
 
 def test_registration_nct_ids_ignore_trials_cited_in_passing():
@@ -162,3 +162,25 @@ def test_tested_interventions_leave_out_comparator_only_ones():
     only_comparators = dataclasses.replace(t, arm_groups=[ArmGroup("Metformin", "ACTIVE_COMPARATOR", None, []),
                                                           ArmGroup("Placebo", "PLACEBO_COMPARATOR", None, [])])
     assert L.tested_interventions(only_comparators) == ["Metformin", "Placebo", "Advice"]
+
+
+def test_readded_copy_after_deletion_survives_even_if_older():
+    a = dataclasses.replace(make_article("7"), date_revised="2024-06-01", source_file="pubmed/n0001.xml")
+    b = dataclasses.replace(make_article("7"), date_revised="2024-01-01", source_file="pubmed/n1400.xml")
+    assert L.latest_article([a, DeletedCitation("7", "pubmed/n1300.xml"), b]) == (b, 0, 1)
+
+
+def test_alias_copy_never_replaces_the_current_id():
+    current = dataclasses.replace(make_trial("NCT09000009"), aliases=["NCT09000001"], source_file="ctgov/a.json")
+    old = dataclasses.replace(make_trial("NCT09000001"), source_file="ctgov/z.json")
+    best, superseded = L.latest_trial([current, old], "NCT09000009")
+    assert (best.nct_id, best.aliases, best.source_file, superseded) == (
+        "NCT09000009", ["NCT09000001"], "ctgov/a.json", 1)
+    only_old, _ = L.latest_trial([old], "NCT09000009")
+    assert (only_old.nct_id, only_old.aliases) == ("NCT09000009", ["NCT09000001"])
+
+
+def test_registration_under_a_trial_registration_heading():
+    ft = make_fulltext("1", "PMC1", nct_ids=["NCT01234567"],
+                       sections=[Section("Trial registration", "ClinicalTrials.gov NCT01234567.", 1)])
+    assert L.registration_nct_ids(ft) == ["NCT01234567"]

@@ -495,3 +495,62 @@ def test_pmcid_forms():
             (b"pmc-uid", b"123", "PMC123")]:
         [art] = parse_bytes(template % (id_type, value))
         assert art.pmcid == expected, (id_type, value)
+
+
+LINKED_IDS_AND_TRANSLATIONS = b"""<?xml version="1.0"?>
+<article xmlns:xlink="http://www.w3.org/1999/xlink" xml:lang="en" article-type="research-article">
+ <front><article-meta>
+  <article-id pub-id-type="pmc">PMC42</article-id>
+  <abstract><p>English abstract.</p></abstract>
+  <abstract xml:lang="es"><p>Resumen traducido.</p></abstract>
+  <trans-abstract xml:lang="fr"><p>Resume traduit.</p></trans-abstract>
+ </article-meta></front>
+ <back><ref-list>
+  <ref id="b1"><mixed-citation>Doe J. Typed link. <ext-link ext-link-type="pubmed"
+   xlink:href="12345678">PubMed</ext-link> <ext-link ext-link-type="doi"
+   xlink:href="https://doi.org/10.1000/abc">doi</ext-link></mixed-citation></ref>
+  <ref id="b2"><mixed-citation>Roe R. Address only. <ext-link ext-link-type="uri"
+   xlink:href="https://pubmed.ncbi.nlm.nih.gov/23456789/">link</ext-link> doi:<ext-link
+   ext-link-type="uri" xlink:href="http://dx.doi.org/10.1000/def">10.1000/def</ext-link></mixed-citation></ref>
+  <ref id="b3"><element-citation><article-title>Pub-id wins</article-title>
+   <pub-id pub-id-type="pmid">34567890</pub-id><ext-link ext-link-type="pmid"
+   xlink:href="99999999">99999999</ext-link></element-citation></ref>
+  <ref id="b4"><mixed-citation>Web page <ext-link ext-link-type="uri"
+   xlink:href="https://example.org/pubmed/1">here</ext-link>.</mixed-citation></ref>
+ </ref-list></back>
+</article>
+"""
+
+
+def test_reference_ids_from_ext_links_and_translated_abstracts_left_out():
+    [ft] = parse_bytes(LINKED_IDS_AND_TRANSLATIONS, "linked.xml")
+    assert ft.abstract == "English abstract."
+    assert ft.references == [
+        Reference(ref_id="b1", pmid="12345678", doi="10.1000/abc",
+                  text="Doe J. Typed link. PubMed doi"),
+        Reference(ref_id="b2", pmid="23456789", doi="10.1000/def",
+                  text="Roe R. Address only. link doi:10.1000/def"),
+        Reference(ref_id="b3", pmid="34567890", doi=None, text="Pub-id wins 99999999"),
+        Reference(ref_id="b4", pmid=None, doi=None, text="Web page here.")]
+
+
+def test_abstract_in_another_language_only():
+    data = (b'<article xml:lang="en"><front><article-meta><article-id pub-id-type="pmid">5'
+            b'</article-id><abstract xml:lang="de"><p>Nur deutsch.</p></abstract>'
+            b'<abstract abstract-type="teaser"><p>Teaser.</p></abstract>'
+            b'</article-meta></front></article>')
+    [ft] = parse_bytes(data, "de.xml")
+    assert (ft.pmid, ft.abstract) == ("5", "Nur deutsch.")
+
+
+def test_formula_alternatives_give_one_rendering():
+    data = (b'<article xmlns:mml="http://www.w3.org/1998/Math/MathML"><front><article-meta>'
+            b'<article-id pub-id-type="pmcid">PMC8</article-id><abstract><p>Rate '
+            b'<inline-formula><alternatives><tex-math>$k^2$</tex-math><mml:math><mml:msup>'
+            b'<mml:mi>k</mml:mi><mml:mn>2</mml:mn></mml:msup></mml:math><inline-graphic/>'
+            b'</alternatives></inline-formula> rose.</p></abstract></article-meta></front>'
+            b'<body><p>Only TeX <inline-formula><alternatives><inline-graphic/>'
+            b'<tex-math>$q$</tex-math></alternatives></inline-formula> here.</p></body></article>')
+    [ft] = parse_bytes(data, "alt.xml")
+    assert ft.abstract == "Rate k 2 rose."
+    assert ft.sections == [Section(heading=None, text="Only TeX $q$ here.", level=1)]

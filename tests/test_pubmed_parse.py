@@ -609,3 +609,48 @@ def test_delete_citation_with_several_pmids():
 def test_single_record_document():
     (record,) = parse_bytes(_citation("42"))
     assert (record.pmid, record.title, record.source_index) == ("42", "Title 42", 0)
+
+
+BOOK_CHAPTER_WITH_ELOCATION_DOI = b"""<?xml version="1.0"?>
+<PubmedArticleSet><PubmedBookArticle><BookDocument><PMID Version="1">200</PMID>
+<ArticleIdList><ArticleId IdType="bookaccession">NBK1</ArticleId></ArticleIdList>
+<Book><Publisher><PublisherName>P</PublisherName></Publisher><BookTitle book="b">Book T</BookTitle>
+<PubDate><Year>2010</Year><Month>Jan</Month></PubDate>
+<AuthorList Type="editors"><Author><LastName>Ed</LastName><ForeName>E</ForeName></Author></AuthorList>
+<ELocationID EIdType="doi" ValidYN="Y">10.2/book.ch1</ELocationID></Book>
+<LocationLabel Type="chapter">Ch1</LocationLabel><ArticleTitle book="b" part="p1">Chapter 1</ArticleTitle>
+<Language>eng</Language>
+<AuthorList Type="authors"><Author><LastName>Au</LastName><ForeName>A</ForeName></Author></AuthorList>
+<Abstract><AbstractText Label="INTRODUCTION">Intro text.</AbstractText></Abstract>
+<Sections><Section><SectionTitle book="b" part="p1" sec="s1">Summary</SectionTitle></Section></Sections>
+</BookDocument><PubmedBookData><ArticleIdList><ArticleId IdType="pubmed">200</ArticleId>
+</ArticleIdList></PubmedBookData></PubmedBookArticle></PubmedArticleSet>"""
+
+
+def test_book_doi_from_book_elocation_id_and_sections_not_in_abstract():
+    (book,) = parse_bytes(BOOK_CHAPTER_WITH_ELOCATION_DOI, "book.xml")
+    assert (book.pmid, book.is_book, book.title, book.doi, book.pub_date) == (
+        "200", True, "Chapter 1", "10.2/book.ch1", "2010-01")
+    assert (book.abstract, [a.last_name for a in book.authors]) == ("INTRODUCTION: Intro text.", ["Au"])
+    assert book.article_ids == [ArticleId("bookaccession", "NBK1"), ArticleId("pubmed", "200")]
+
+
+def test_other_abstract_investigators_and_coi_stay_out():
+    data = _set(
+        b"<PubmedArticle><MedlineCitation><PMID Version=\"1\">100</PMID><Article>"
+        b"<ArticleTitle>[Effect of <i>X</i> on <sup>18</sup>F uptake].</ArticleTitle>"
+        b"<Abstract><AbstractText Label=\"BACKGROUND\" NlmCategory=\"BACKGROUND\">Rate "
+        b"<mml:math xmlns:mml=\"http://www.w3.org/1998/Math/MathML\"><mml:msup><mml:mi>x</mml:mi>"
+        b"<mml:mn>2</mml:mn></mml:msup></mml:math> grew.</AbstractText>"
+        b"<CopyrightInformation>(c) 2021</CopyrightInformation></Abstract>"
+        b"<AuthorList><Author><CollectiveName>The X Group</CollectiveName></Author></AuthorList>"
+        b"<Language>fre</Language><VernacularTitle>Effet de X.</VernacularTitle></Article>"
+        b"<InvestigatorList><Investigator><LastName>Inv</LastName></Investigator></InvestigatorList>"
+        b"<OtherAbstract Type=\"Publisher\" Language=\"fre\"><AbstractText>Resume.</AbstractText>"
+        b"</OtherAbstract><CoiStatement>None declared.</CoiStatement>"
+        b"</MedlineCitation></PubmedArticle>")
+    (record,) = parse_bytes(data)
+    assert record.title == "[Effect of X on 18F uptake]."
+    assert record.abstract == "BACKGROUND: Rate x2 grew."
+    assert record.authors == [Author(None, None, None, "The X Group", [])]
+    assert record.languages == ["fre"]

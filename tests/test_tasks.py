@@ -80,14 +80,15 @@ def test_study_characteristics_target_and_grounding():
     (r,) = list(build_study_characteristics(study_bundle(), CTX))
     assert json.loads(r.output) == [
         {"name": "Study type", "value": "Interventional"}, {"name": "Phase", "value": ["Phase 3"]},
-        {"name": "Allocation", "value": "Randomized"}, {"name": "Intervention model", "value": "Parallel"},
+        {"name": "Allocation", "value": "Randomized"}, {"name": "Intervention model", "value": "Parallel Assignment"},
         {"name": "Masking", "value": "Double"}, {"name": "Primary purpose", "value": "Prevention"},
         {"name": "Enrollment", "value": "214"}, {"name": "Conditions", "value": ["Prediabetes"]},
         {"name": "Interventions", "value": ["Metformin", "Placebo"]}, {"name": "Sponsor", "value": "Sample University"},
         {"name": "Start date", "value": "2015-01"}, {"name": "Completion date", "value": "2017-06"},
         {"name": "Countries", "value": ["Norway"]}, {"name": "Primary outcome", "value": ["Change in HbA1c"]}]
     # 15 values; found: Phase 3, Double (double-blind), 214, Prediabetes, Metformin, Placebo, Norway.
-    # Not found: Interventional, Randomized (text says randomised), Parallel, Prevention, sponsor, dates, outcome.
+    # Not found: Interventional, Randomized (text says randomised), Parallel Assignment, Prevention, sponsor,
+    # dates, outcome.
     assert r.grounding == round(7 / 15, 4)
     assert (r.task, r.pmid, r.nct_id, r.evidence, r.split) == (
         "study_characteristics", "90000010", "NCT09000001", "abstract", split_for("ctgov:NCT09000001"))
@@ -206,6 +207,9 @@ def test_grounder_numbers_and_names():
 def test_humanize_and_split():
     assert humanize("PHASE2") == "Phase 2" and humanize("EARLY_PHASE1") == "Early Phase 1"
     assert humanize("ACTIVE_COMPARATOR") == "Active Comparator" and humanize(None) is None
+    assert humanize("COUNT_OF_PARTICIPANTS") == "Count of Participants"
+    assert humanize("CONFIDENCE_95") == "95% Confidence Interval" and humanize("NON_RANDOMIZED") == "Non-Randomized"
+    assert humanize("Full Range") == "Full Range"  # outcome dispersion is display text in API v2
     assert {split_for(f"k{i}") for i in range(50)} == {"train", "validation", "test"}
     assert split_for("pubmed:1") == split_for("pubmed:1")
 
@@ -219,3 +223,29 @@ def test_topic_near_candidate_is_excluded_with_intervention_no():
     assert json.loads(neg.output)["include"] is False
     assert [c["eligibility"] for c in json.loads(neg.output)["criteria"]] == [
         "UNCERTAIN", "NO", "UNCERTAIN", "UNCERTAIN", "UNCERTAIN"]
+
+
+def test_ids_differ_for_records_that_differ_only_in_what_they_ask():
+    trial = make_trial()
+    zero = [Measurement("BG000", "0", None, None, None, None), Measurement("BG001", "0", None, None, None, None)]
+    race = Measure(title="Race", description=None, population_description=None, param_type="COUNT_OF_PARTICIPANTS",
+                   dispersion_type=None, unit_of_measure="Participants", unit_of_denom=None, type=None,
+                   time_frame=None, groups=[], denoms=[],
+                   classes=[MeasureClass(None, [], [Category("American Indian", zero),
+                                                    Category("Pacific Islander", zero)])])
+    trial.results.baseline_measures = [race]
+    b = StudyBundle("90000010", make_article("90000010", abstract=PAPER), None, trial, ["databank"])
+    records = list(build_participant_statistics(b, CTX))
+    assert [r.output for r in records][0] == records[1].output
+    assert len({r.id for r in records}) == 2
+
+
+def test_trial_results_titles_keep_class_and_category():
+    trial = make_trial()
+    m = trial.results.outcome_measures[0]
+    m.classes = [MeasureClass("Week 4", [], [Category("Yes", [Measurement("OG000", "10", None, None, None, None)])]),
+                 MeasureClass("Week 12", [], [Category("Yes", [Measurement("OG000", "15", None, None, None, None)])])]
+    b = StudyBundle("90000010", make_article("90000010", abstract=PAPER), None, trial, ["databank"])
+    (r,) = list(build_trial_results(b, CTX))
+    assert json.loads(r.output)["results"] == [{"value": "10", "title": "Week 4 — Yes"},
+                                                {"value": "15", "title": "Week 12 — Yes"}]

@@ -114,5 +114,7 @@ def parse_source(fileobj: IO[bytes], source_file: str) -> Iterator:
         return
     try:
         yield from _parsers()[fmt](stream, source_file)
+    except (ConnectionError, TimeoutError):
+        raise  # transient storage errors are retried by the runner, not dead-lettered
     except (OSError, EOFError, zlib.error) as e:  # a compressed stream that breaks midway
         yield DeadLetter(source_file, f"{fmt}.read", type(e).__name__, f"stream broke: {e}", "", None)

@@ -39,6 +39,8 @@ class _ParseFileFn(beam.DoFn):
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
                 for record in parse_source(f, path):
                     yield self._route(record)
+        except (ConnectionError, TimeoutError):
+            raise  # transient: let the runner retry the bundle
         except Exception as e:  # noqa: BLE001 - file boundary: one unreadable file must not stop the job
             # Parsers turn every input error they know into dead letters; anything that still
             # escapes (an I/O failure, a parser bug on an input shape never seen) is recorded here

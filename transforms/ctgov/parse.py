@@ -66,14 +66,16 @@ _DISPERSION_ALIASES = {
     "NOT_APPLICABLE": "NA",
 }
 _PHASE_RE = re.compile(r"(early[\s_]*)?phase[\s_]*(\d)", re.IGNORECASE)
+# Qualifier of a legacy study type: "Observational [Patient Registry]" is an OBSERVATIONAL study.
+_STUDY_TYPE_QUALIFIER_RE = re.compile(r"\s*\[[^\]]*\]\s*$")
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
 _ISO_DATE_RE = re.compile(r"^\d{4}(?:-\d{2}(?:-\d{2})?)?$")
 _TEXT_DATE_RE = re.compile(r"^([A-Za-z]+)\.?\s+(?:(\d{1,2}),?\s+)?(\d{4})$")
 _MASKING_RE = re.compile(r"^([^(]*)(?:\((.*)\))?")
 _DESIGN_KEYS_RE = re.compile(
-    r",\s*(?=(?:Allocation|Endpoint Classification|Intervention Model|Masking|Primary Purpose|"
-    r"Observational Model|Time Perspective)\s*:)")
+    r",\s*(?=(?:Allocation|Control|Endpoint Classification|Intervention Model|Masking|"
+    r"Primary Purpose|Observational Model|Time Perspective)\s*:)")
 
 
 def enum_value(text: Any) -> Optional[str]:
@@ -87,17 +89,29 @@ def enum_value(text: Any) -> Optional[str]:
 
 
 def phase_values(values: Iterable[Any]) -> list[str]:
-    """Phase texts (``"Phase 1/Phase 2"``, ``"N/A"``, ``"PHASE2"``, ...) → v2 phases (list of str)."""
+    """Phase texts (``"Phase 1/Phase 2"``, ``"N/A"``, ``"PHASE2"``, ...) → v2 phases (list of str).
+
+    The pre-2017 legacy ``"Phase 0"`` is v2's ``EARLY_PHASE1``.
+    """
     phases: list[str] = []
     for value in values:
         if not isinstance(value, str):
             continue
-        found = [("EARLY_" if m.group(1) else "") + "PHASE" + m.group(2)
+        found = [("EARLY_PHASE1" if m.group(2) == "0" else
+                  ("EARLY_" if m.group(1) else "") + "PHASE" + m.group(2))
                  for m in _PHASE_RE.finditer(value)]
         if not found:
             found = [p for p in (enum_value(value),) if p]
         phases.extend(p for p in found if p not in phases)
     return phases
+
+
+def study_type(text: Any) -> Optional[str]:
+    """Study type (str) → v2 enum, a bracketed qualifier dropped: ``"Observational [Patient
+    Registry]"`` → ``"OBSERVATIONAL"``."""
+    if not isinstance(text, str):
+        return None
+    return enum_value(_STUDY_TYPE_QUALIFIER_RE.sub("", text))
 
 
 def intervention_model(text: Any) -> Optional[str]:
@@ -266,7 +280,7 @@ def _v2_design(design: dict) -> Design:
     if masking and masking.endswith("_BLIND"):
         masking = masking[:-len("_BLIND")]
     return Design(
-        study_type=enum_value(design.get("studyType")),
+        study_type=study_type(design.get("studyType")),
         phases=phase_values(design.get("phases") or []),
         allocation=enum_value(info.get("allocation")),
         intervention_model=intervention_model(info.get("interventionModel")),
@@ -800,7 +814,7 @@ def _lx_design(kids: dict[str, list]) -> Design:
     fields = _lx_design_fields(kids)
     masking, who_masked = masking_values(fields.get("masking"))
     return Design(
-        study_type=enum_value(element_text(_first(kids, "study_type"))),
+        study_type=study_type(element_text(_first(kids, "study_type"))),
         phases=phase_values(_texts(kids.get("phase"))),
         allocation=enum_value(fields.get("allocation")),
         intervention_model=intervention_model(fields.get("intervention_model")),
@@ -922,20 +936,39 @@ def _lx_measurements(el) -> list[Measurement]:
             for m in el.iterchildren("measurement") if (gid := normalize_ws(m.get("group_id")))]
 
 
-def _lx_classes(el) -> list[MeasureClass]:
-    """A ``class_list`` element (or None) → ``MeasureClass`` list."""
+def _lx_categories(el) -> list[Category]:
+    """A ``category_list`` element (or None) → ``Category`` list; the title is ``<title>``, or
+    ``<sub_title>`` in results posted before the 2016 class structure."""
     if el is None:
         return []
-    out = []
-    for cls in el.iterchildren("class"):
-        categories = cls.find("category_list")
-        out.append(MeasureClass(
-            title=_text(cls, "title"), denoms=_lx_denoms(cls.find("analyzed_list")),
-            categories=[Category(title=_text(cat, "title"),
-                                 measurements=_lx_measurements(cat.find("measurement_list")))
-                        for cat in (categories.iterchildren("category")
-                                    if categories is not None else ())]))
-    return out
+    return [Category(title=_text(cat, "title") or _text(cat, "sub_title"),
+                     measurements=_lx_measurements(cat.find("measurement_list")))
+            for cat in el.iterchildren("category")]
+
+
+def _lx_classes(sub: dict[str, list]) -> list[MeasureClass]:
+    """``measure`` children (``_children`` index) → ``MeasureClass`` list from its ``class_list``;
+    a measure of the pre-2016 structure (``category_list`` directly in the measure) → one
+    untitled class."""
+    class_list = _first(sub, "class_list")
+    if class_list is None:
+        categories = _first(sub, "category_list")
+        if categories is None:
+            return []
+        return [MeasureClass(title=None, denoms=[], categories=_lx_categories(categories))]
+    return [MeasureClass(title=_text(cls, "title"), denoms=_lx_denoms(cls.find("analyzed_list")),
+                         categories=_lx_categories(cls.find("category_list")))
+            for cls in class_list.iterchildren("class")]
+
+
+def _lx_count_denom(measure) -> Denom:
+    """A pre-2016 participant-count ``measure`` element ("Number of Participants Analyzed") →
+    ``Denom`` (its units, one count per measurement of its first category)."""
+    counts = measure.find("category_list/category/measurement_list")
+    return Denom(units=_text(measure, "units"), counts=[
+        DenomCount(group_id=gid, value=normalize_ws(m.get("value")))
+        for m in (counts.iterchildren("measurement") if counts is not None else ())
+        if (gid := normalize_ws(m.get("group_id")))])
 
 
 def _lx_baseline_measure(el) -> Optional[Measure]:
@@ -953,17 +986,27 @@ def _lx_baseline_measure(el) -> Optional[Measure]:
         unit_of_denom=element_text(_first(sub, "units_analyzed")),
         type=None, time_frame=None, groups=[],
         denoms=_lx_denoms(_first(sub, "analyzed_list")),
-        classes=_lx_classes(_first(sub, "class_list")))
+        classes=_lx_classes(sub))
 
 
 def _lx_outcome_measure(el) -> Optional[Measure]:
     """An ``outcome`` element → ``Measure``; the outcome's own fields fill what its ``measure``
     lacks (an outcome without posted data has no groups, denoms or classes).
 
+    Results posted before the 2016 structure hold a ``measure_list``: its last ``measure`` is the
+    outcome measure and the ones before it (participant counts) become its denoms.
+
     The outcome dispersion is kept as given ("Standard Deviation"), as v2 outcome measures have it.
     """
     out = _children(el)
     measure = _first(out, "measure")
+    counted: list[Denom] = []
+    measure_list = _first(out, "measure_list")
+    if measure is None and measure_list is not None:
+        listed = list(measure_list.iterchildren("measure"))
+        if listed:
+            measure = listed[-1]
+            counted = [_lx_count_denom(m) for m in listed[:-1]]
     sub = _children(measure) if measure is not None else {}
 
     def pick(tag: str) -> Optional[str]:
@@ -981,8 +1024,8 @@ def _lx_outcome_measure(el) -> Optional[Measure]:
         type=enum_value(element_text(_first(out, "type"))),
         time_frame=element_text(_first(out, "time_frame")),
         groups=_lx_groups(_first(out, "group_list")),
-        denoms=_lx_denoms(_first(sub, "analyzed_list")),
-        classes=_lx_classes(_first(sub, "class_list")))
+        denoms=_lx_denoms(_first(sub, "analyzed_list")) or counted,
+        classes=_lx_classes(sub))
 
 
 def _lx_results(el) -> Optional[Results]:

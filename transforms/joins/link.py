@@ -4,6 +4,7 @@ No Beam import; ``transforms.joins.transforms`` wires these into keyed joins.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Iterable, Optional
 
@@ -26,25 +27,37 @@ def _article_order(a: Article):
 def latest_article(items: Iterable[Article | DeletedCitation]) -> tuple[Optional[Article], int, int]:
     """(latest article or None, superseded copies, copies removed by a deletion) for one PMID.
 
-    The latest copy has the newest DateRevised, then the highest PMID version, then the file that
-    sorts last (update files are numbered after baseline files). A ``DeleteCitation`` removes the
-    PMID unless an article for it comes from a file that sorts after the deletion's file.
+    A ``DeleteCitation`` removes every copy from files that sort up to the deletion's file (update
+    files are numbered after baseline files); a copy from a later file re-adds the PMID. Of the
+    remaining copies the latest has the newest DateRevised, then the highest PMID version, then the
+    file that sorts last.
     """
     articles = [x for x in items if isinstance(x, Article)]
     deletions = [x for x in items if isinstance(x, DeletedCitation)]
-    latest = max(articles, key=_article_order) if articles else None
+    live = articles
     if deletions:
         last_delete = max(d.source_file for d in deletions)
-        if latest is None or latest.source_file <= last_delete:
-            return None, 0, len(articles)
-    return latest, max(0, len(articles) - 1), 0
+        live = [a for a in articles if a.source_file > last_delete]
+    removed = len(articles) - len(live)
+    if not live:
+        return None, 0, removed
+    return max(live, key=_article_order), len(live) - 1, removed
 
 
-def latest_trial(trials: Iterable[Trial]) -> tuple[Trial, int]:
-    """(latest registry record, number superseded): newest last-update date, API v2 over legacy XML."""
+def latest_trial(trials: Iterable[Trial], nct_id: Optional[str] = None) -> tuple[Trial, int]:
+    """(latest registry record, number superseded) of one trial.
+
+    ``nct_id`` is the trial's current id: a copy filed under it beats a copy filed under an
+    older alias; then the newest last-update date wins, API v2 over legacy XML. The result
+    carries the current id and every alias seen in the group.
+    """
     trials = list(trials)
-    best = max(trials, key=lambda t: (t.last_update_posted or "", t.source_format == "ctgov_v2_json",
-                                      t.source_file, t.source_index))
+    key = nct_id or max(t.nct_id for t in trials)
+    best = max(trials, key=lambda t: (t.nct_id == key, t.last_update_posted or "",
+                                      t.source_format == "ctgov_v2_json", t.source_file, t.source_index))
+    aliases = sorted({a for t in trials for a in t.aliases} | {t.nct_id for t in trials} - {key})
+    if best.nct_id != key or best.aliases != aliases:
+        best = dataclasses.replace(best, nct_id=key, aliases=aliases)
     return best, len(trials) - 1
 
 
@@ -89,8 +102,9 @@ def registration_nct_ids(fulltext: FullText) -> list[str]:
     for m in _NCT.finditer(fulltext.abstract or ""):
         found.add("NCT" + m.group(1))
     for section in fulltext.sections:
+        heading_cue = bool(section.heading and _REGISTRATION_CUE.search(section.heading))
         for m in _NCT.finditer(section.text):
-            if _REGISTRATION_CUE.search(section.text[max(0, m.start() - 150):m.start()]):
+            if heading_cue or _REGISTRATION_CUE.search(section.text[max(0, m.start() - 150):m.start()]):
                 found.add("NCT" + m.group(1))
     return sorted(found & set(fulltext.nct_ids)) if fulltext.nct_ids else sorted(found)
 

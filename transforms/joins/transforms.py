@@ -50,8 +50,8 @@ class SelectLatestArticles(beam.PTransform):
 
 
 def _latest_trial(kv):
-    _, trials = kv
-    trial, superseded = L.latest_trial(trials)
+    nct_id, trials = kv
+    trial, superseded = L.latest_trial(trials, nct_id)
     if superseded:
         inc("ctgov.superseded", superseded)
     yield trial

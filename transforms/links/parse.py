@@ -96,7 +96,7 @@ def parse_synergy_csv(fileobj: IO[bytes], source_file: str) -> Iterator[ReviewLi
     Rows without a PMID (DOI/OpenAlex only) become ``DeadLetter(error_type="MissingField")``.
     """
     name = source_file.rsplit("/", 1)[-1]
-    review = "synergy:" + re.sub(r"(_ids)?\.csv$", "", name)
+    review = "synergy:" + re.sub(r"(_ids)?\.csv(\.gz)?$", "", name)
     header, rows = _csv_rows(fileobj)
     if "pmid" not in header or "label_included" not in header:
         yield DeadLetter(source_file, STAGE, "UnknownFormat",

@@ -67,6 +67,15 @@ _LINK_TAGS = tuple("{*}" + name for name in (
 
 _XML_MEMBER_RE = re.compile(r"\.n?xml$", re.IGNORECASE)
 
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+# Reference ids given as links rather than <pub-id>: by ext-link-type, or by a PubMed/DOI address.
+_PMID_LINK_TYPES = frozenset({"pmid", "pubmed"})
+_PUBMED_URL_RE = re.compile(
+    r"^https?://(?:www\.)?(?:ncbi\.nlm\.nih\.gov/pubmed/|pubmed\.ncbi\.nlm\.nih\.gov/)(\d+)/?$",
+    re.IGNORECASE)
+_DOI_URL_RE = re.compile(r"^https?://(?:dx\.)?doi\.org/(10\.\S+)$", re.IGNORECASE)
+
 _STREAM_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 
 
@@ -88,6 +97,7 @@ def _raw_text(el, skip: frozenset) -> str:
 
     Mixed content (text between child elements) is concatenated as written; element-only content
     (``<name><surname>Doe</surname><given-names>J</given-names></name>``) is joined with spaces.
+    Of an ``<alternatives>`` only one rendering is kept (see ``_alternative``).
     """
     head = el.text or ""
     if len(el) == 0:
@@ -95,13 +105,28 @@ def _raw_text(el, skip: frozenset) -> str:
     pieces = [head]
     mixed = bool(head.strip())
     for child in el:
-        if isinstance(child.tag, str) and _local(child.tag) not in skip:
+        name = _local(child.tag)
+        if name == "alternatives":
+            chosen = _alternative(child)
+            if chosen is not None and _local(chosen.tag) not in skip:
+                pieces.append(_raw_text(chosen, skip))
+        elif name is not None and name not in skip:
             pieces.append(_raw_text(child, skip))
         tail = child.tail
         if tail:
             pieces.append(tail)
             mixed = mixed or bool(tail.strip())
     return ("" if mixed else " ").join(pieces)
+
+
+def _alternative(alternatives):
+    """``<alternatives>`` (equivalent renderings) → the one child whose text is kept: MathML
+    ``<math>``, else the first child holding text (``<tex-math>``, ``<table>``, ...); ``None`` if none."""
+    children = [c for c in alternatives if isinstance(c.tag, str)]
+    math = next((c for c in children if _local(c.tag) == "math"), None)
+    if math is not None:
+        return math
+    return next((c for c in children if any(t.strip() for t in c.itertext())), None)
 
 
 def _flatten(el, skip: frozenset = _FLOATS) -> Optional[str]:
@@ -196,15 +221,31 @@ def _license(meta) -> tuple[Optional[str], Optional[str]]:
     return text, url
 
 
-def _abstract(meta) -> Optional[str]:
-    """``<article-meta>`` → the authors' abstracts as text, one line per paragraph or
-    ``"Title: text"`` per section, joined with newlines; ``None`` when there is none."""
+def _lang(el) -> Optional[str]:
+    """``@xml:lang`` of an element as a lower-case primary language code (``"en-GB"`` → ``"en"``)."""
+    value = (el.get(XML_LANG) or "").strip().lower()
+    return value.split("-")[0] or None
+
+
+def _authors_abstracts(meta, article_lang: Optional[str]) -> list:
+    """``<abstract>`` children of ``<article-meta>`` that are the authors' abstract: not a
+    graphical/teaser/toc/short/editors' one, and not a translation (an ``@xml:lang`` other than
+    the article's, whose JATS default is ``en``), as long as one is in the article's language."""
+    abstracts = [a for a in meta.iterchildren("{*}abstract")
+                 if (a.get("abstract-type") or "").lower() not in _SKIPPED_ABSTRACT_TYPES]
+    article_lang = article_lang or "en"
+    same = [a for a in abstracts if _lang(a) in (None, article_lang)]
+    return same or abstracts
+
+
+def _abstract(meta, article_lang: Optional[str] = None) -> Optional[str]:
+    """``<article-meta>`` (and the article's ``@xml:lang``) → the authors' abstracts as text, one
+    line per paragraph or ``"Title: text"`` per section, joined with newlines; ``None`` when there
+    is none. ``<trans-abstract>`` and abstracts in another language are left out."""
     lines: list[str] = []
     if meta is None:
         return None
-    for abstract in meta.iterchildren("{*}abstract"):
-        if (abstract.get("abstract-type") or "").lower() in _SKIPPED_ABSTRACT_TYPES:
-            continue
+    for abstract in _authors_abstracts(meta, article_lang):
         for child in abstract:
             name = _local(child.tag)
             if name in _TEXT_BLOCKS:
@@ -312,9 +353,32 @@ def _citations(ref) -> list:
     return found
 
 
+def _link_ids(ref) -> tuple[Optional[str], Optional[str]]:
+    """``<ref>`` → (pmid, doi) from its ``<ext-link>``s: typed ``pmid``/``pubmed``/``doi`` (the id
+    in ``@xlink:href`` or the text), or a PubMed or doi.org address."""
+    pmid = doi = None
+    for link in ref.iter("{*}ext-link"):
+        kind = (link.get("ext-link-type") or "").lower()
+        href = (link.get(XLINK_HREF) or "").strip()
+        text = normalize_ws(link.text) or ""
+        if pmid is None:
+            if kind in _PMID_LINK_TYPES:
+                pmid = next((v for v in (href.rstrip("/").rpartition("/")[2], text)
+                             if v.isdigit()), None)
+            elif (m := _PUBMED_URL_RE.match(href)):
+                pmid = m.group(1)
+        if doi is None:
+            if kind == "doi":
+                doi = next((v for v in (_DOI_URL_RE.sub(r"\1", href), text)
+                            if v.startswith("10.")), None)
+            elif (m := _DOI_URL_RE.match(href)):
+                doi = m.group(1)
+    return pmid, doi
+
+
 def _reference(ref) -> Reference:
-    """``<ref>`` → Reference(@id, pmid and doi from ``<pub-id>``, flattened citation text without
-    the ``<pub-id>`` values)."""
+    """``<ref>`` → Reference(@id, pmid and doi from ``<pub-id>`` (else from ``<ext-link>``s),
+    flattened citation text without the ``<pub-id>`` values)."""
     pmid = doi = None
     for pub_id in ref.iter("{*}pub-id"):
         kind = pub_id.get("pub-id-type")
@@ -323,6 +387,10 @@ def _reference(ref) -> Reference:
             pmid = value
         elif kind == "doi" and doi is None and value:
             doi = value
+    if pmid is None or doi is None:
+        link_pmid, link_doi = _link_ids(ref)
+        pmid = pmid or link_pmid
+        doi = doi or link_doi
     citations = _citations(ref)
     if citations:
         text = " ".join(filter(None, (_flatten(c, _CITATION_SKIP) for c in citations)))
@@ -355,7 +423,7 @@ def _full_text(article, source_file: str, index: int) -> Union[FullText, DeadLet
     return FullText(
         pmcid=pmcid, pmid=pmid, doi=doi,
         title=_title(meta),
-        abstract=_abstract(meta),
+        abstract=_abstract(meta, _lang(article)),
         sections=_sections(_child(article, "body")),
         tables=_tables(article),
         references=_references(article),

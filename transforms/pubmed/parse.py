@@ -203,7 +203,8 @@ def _book_article(el, source_file: str, index: int) -> Article:
     """``PubmedBookArticle`` element → ``Article`` with ``is_book=True``.
 
     The title is the chapter's ``ArticleTitle``, else the ``Book/BookTitle``; authors are the
-    chapter's, else the book's (editors are not authors); there is no journal.
+    chapter's, else the book's (editors are not authors); the DOI is a ``doi`` article id, else
+    the ``Book/ELocationID``; there is no journal.
     """
     doc = el.find("BookDocument")
     if doc is None:
@@ -237,7 +238,7 @@ def _book_article(el, source_file: str, index: int) -> Article:
         nct_ids=_trial_ids(databanks),
         text_nct_ids=nct_ids_in(title, abstract),
         article_ids=article_ids,
-        doi=_doi(article_ids),
+        doi=_doi(article_ids) or _elocation_doi(book),
         pmcid=_pmcid(article_ids),
         reference_pmids=_reference_pmids(doc),
         is_book=True,
@@ -470,9 +471,9 @@ def _doi(article_ids: list[ArticleId]) -> Optional[str]:
     return next((a.value for a in article_ids if a.id_type == "doi"), None)
 
 
-def _elocation_doi(article) -> Optional[str]:
-    """First valid ``ELocationID[@EIdType="doi"]`` of ``Article``."""
-    for el in article.iterfind("ELocationID"):
+def _elocation_doi(parent) -> Optional[str]:
+    """First valid ``ELocationID[@EIdType="doi"]`` child of ``Article``/``Book``."""
+    for el in parent.iterfind("ELocationID"):
         if el.get("EIdType") == "doi" and el.get("ValidYN", "Y") == "Y":
             value = _text(el)
             if value:

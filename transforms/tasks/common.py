@@ -34,9 +34,10 @@ def split_for(key: str) -> str:
     return next(name for name, upper in SPLITS if bucket < upper)
 
 
-def record_id(task: str, ids: Iterable[Optional[str]], output: str) -> str:
-    """Stable id: hash of the task, its source ids and the target."""
-    h = hashlib.sha256("\x1f".join([task, *[i or "" for i in ids], output]).encode("utf-8"))
+def record_id(task: str, ids: Iterable[Optional[str]], input_text: str, output: str) -> str:
+    """Stable id: hash of the task, its source ids, the input (which measure, group, criteria…)
+    and the target."""
+    h = hashlib.sha256("\x1f".join([task, *[i or "" for i in ids], input_text, output]).encode("utf-8"))
     return f"{task}:{h.hexdigest()[:24]}"
 
 
@@ -46,7 +47,7 @@ def make_record(ctx: BuildContext, *, task: str, instruction: str, input_text: s
     """Assemble a ``TaskRecord`` with its chat-form ``messages``."""
     user = f"{instruction}\n\n{input_text}"
     return TaskRecord(
-        id=record_id(task, (review_id, pmid, pmcid, nct_id), output), task=task, system=SYSTEM_PROMPT,
+        id=record_id(task, (review_id, pmid, pmcid, nct_id), input_text, output), task=task, system=SYSTEM_PROMPT,
         instruction=instruction, input=input_text, output=output,
         messages=[Message("system", SYSTEM_PROMPT), Message("user", user), Message("assistant", output)],
         review_id=review_id, pmid=pmid, pmcid=pmcid, nct_id=nct_id, evidence=evidence,
@@ -137,15 +138,37 @@ class Grounder:
         return round(sum(self.found(v) for v in values) / len(values), 4)
 
 
+# ClinicalTrials.gov's own display wording where it is not just the enum in title case.
+DISPLAY = {
+    "COUNT_OF_PARTICIPANTS": "Count of Participants", "COUNT_OF_UNITS": "Count of Units",
+    "GEOMETRIC_LEAST_SQUARES_MEAN": "Geometric Least Squares Mean", "LEAST_SQUARES_MEAN": "Least Squares Mean",
+    "STANDARD_DEVIATION": "Standard Deviation", "STANDARD_ERROR": "Standard Error",
+    "INTER_QUARTILE_RANGE": "Inter-Quartile Range", "FULL_RANGE": "Full Range",
+    "GEOMETRIC_COEFFICIENT": "Geometric Coefficient of Variation",
+    "CONFIDENCE_80": "80% Confidence Interval", "CONFIDENCE_90": "90% Confidence Interval",
+    "CONFIDENCE_95": "95% Confidence Interval", "CONFIDENCE_975": "97.5% Confidence Interval",
+    "CONFIDENCE_99": "99% Confidence Interval", "CONFIDENCE_OTHER": "Other Confidence Interval",
+    "NON_RANDOMIZED": "Non-Randomized", "NONE": "None (Open Label)",
+    "SINGLE_GROUP": "Single Group Assignment", "PARALLEL": "Parallel Assignment",
+    "CROSSOVER": "Crossover Assignment", "FACTORIAL": "Factorial Assignment",
+    "SEQUENTIAL": "Sequential Assignment", "ECT": "Educational/Counseling/Training",
+    "NA": "Not Applicable",
+}
+
+
 def humanize(enum_value: Optional[str]) -> Optional[str]:
-    """Registry enum to words: ``ACTIVE_COMPARATOR`` → ``Active Comparator``, ``PHASE2`` → ``Phase 2``."""
+    """Registry enum to ClinicalTrials.gov's display words: ``ACTIVE_COMPARATOR`` → ``Active
+    Comparator``, ``PHASE2`` → ``Phase 2``, ``COUNT_OF_PARTICIPANTS`` → ``Count of Participants``.
+    Values that are already display text (``"Full Range"``) are returned as they are."""
     if not enum_value:
         return None
+    if not re.fullmatch(r"[A-Z0-9_]+", enum_value):
+        return enum_value
+    if enum_value in DISPLAY:
+        return DISPLAY[enum_value]
     m = re.fullmatch(r"(EARLY_)?PHASE(\d)", enum_value)
     if m:
         return ("Early Phase " if m.group(1) else "Phase ") + m.group(2)
-    if enum_value == "NA":
-        return "Not Applicable"
     return " ".join(w.capitalize() for w in enum_value.split("_"))
 
 

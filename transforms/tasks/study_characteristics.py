@@ -20,9 +20,9 @@ INSTRUCTION = (
 FIELDS: tuple[tuple[str, str], ...] = (
     ("Study type", "Whether the study is interventional or observational."),
     ("Phase", "The trial phase(s), e.g. Phase 2."),
-    ("Allocation", "How participants were allocated to arms: Randomized or Non Randomized."),
-    ("Intervention model", "The assignment model, e.g. Parallel, Crossover, Single Group, Factorial."),
-    ("Masking", "Who was blinded: None, Single, Double, Triple or Quadruple masking."),
+    ("Allocation", "How participants were allocated to arms: Randomized or Non-Randomized."),
+    ("Intervention model", "The assignment model, e.g. Parallel Assignment, Crossover Assignment, Single Group Assignment."),
+    ("Masking", "Masking: None (Open Label), Single, Double, Triple or Quadruple."),
     ("Primary purpose", "The main purpose, e.g. Treatment, Prevention, Supportive Care."),
     ("Enrollment", "The number of participants enrolled."),
     ("Conditions", "The condition(s) studied."),

@@ -45,8 +45,8 @@ def build_trial_results(bundle: StudyBundle, ctx: BuildContext) -> Iterator[Task
                 for cat in cls.categories:
                     for m in cat.measurements:
                         if m.group_id == group.id and m.value not in (None, "", "NA"):
-                            rows.append({"value": m.value,
-                                         "title": cat.title or cls.title or measure.title})
+                            title = " — ".join(t for t in (cls.title, cat.title) if t) or measure.title
+                            rows.append({"value": m.value, "title": title})
             if not rows:
                 continue
             units, denom = denom_value(measure, group.id)
