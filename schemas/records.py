@@ -350,8 +350,9 @@ class ReviewCriteria:
     comparison: Optional[str]
     outcome: Optional[str]
     study_types: Optional[str]
-    source: str  # clef_protocol | review_abstract
+    source: str  # clef_protocol | clef_topic | synergy_metadata | review_abstract
     source_file: str
+    exclusion: Optional[str] = None  # stated exclusion criteria, when the source separates them
 
 
 # --------------------------------------------------------------------------- outputs

@@ -117,12 +117,12 @@ def test_shared_corpus_build_counts(shared_build):
     out, manifest, c = shared_build
     assert manifest["tables"] == {"articles": 729, "fulltexts": 42, "links_review_study": 6851,
                                   "links_study_trial": 46, "trials": 69}
-    assert manifest["tasks"] == {"search_query": 0, "screening": 4, "study_characteristics": 0, "arm_design": 0,
+    assert manifest["tasks"] == {"search_query": 0, "screening": 5, "study_characteristics": 0, "arm_design": 0,
                                  "participant_statistics": 0, "trial_results": 0}
-    # 874 SYNERGY rows without a PMID, a PMID list and a PMC metadata JSON (unknown formats),
-    # one PMC OA-service JSON that is not a registry record.
+    # 874 SYNERGY rows without a PMID, a plain PMID list (unknown format), and a PMC metadata
+    # JSON that looks like JSON but is no registry record.
     assert manifest["dead_letters"] == {"ctgov.parse:UnsupportedFormat": 1, "links.parse:MissingField": 874,
-                                        "read.detect:UnknownFormat": 2}
+                                        "read.detect:UnknownFormat": 1}
     assert manifest["unresolved"] == {"study_text": 6869, "trial": 23}
     # records in = records out + dead letters, per source
     assert c["pubmed.parsed"] == 731 and c["pubmed.deleted_citations"] == 1
@@ -130,13 +130,23 @@ def test_shared_corpus_build_counts(shared_build):
     assert c["ctgov.parsed"] == 30 + 47 + 1
     assert c["ctgov.parsed"] == manifest["tables"]["trials"] + c["ctgov.superseded"]
     assert c["links.parsed"] + c["links.parse.dead_letter"] == 1315 + 658 + 6374
+    assert c["criteria.parsed"] == 20 + 20 + 26  # CLEF protocols, CLEF topics, SYNERGY reviews with criteria
 
 
 def test_shared_corpus_screening_records(shared_build):
     out, _, _ = shared_build
     rows = {(r["review_id"], r["pmid"]): r for r in read_task(out, "screening")}
     assert sorted(rows) == [("cochrane:CD009069", "23873171"), ("cochrane:CD010038", "26936901"),
-                            ("cochrane:CD010558", "19697180"), ("cochrane:CD010558", "22661794")]
+                            ("cochrane:CD010558", "19697180"), ("cochrane:CD010558", "22661794"),
+                            ("synergy:Jeyaraman_2020", "26956476")]
+    jey = rows[("synergy:Jeyaraman_2020", "26956476")]  # SYNERGY marks it included; full text PMC4784272
+    assert jey["pmcid"] == "PMC4784272"
+    assert json.loads(jey["output"]) == {"criteria": [
+        {"criterion": n, "eligibility": "YES"} for n in
+        ("Population", "Intervention", "Comparison", "Outcomes", "Types of studies", "Exclusion criteria")],
+        "include": True}
+    assert "Population: Patients with knee osteoarthritis\nIntervention: MSC therapy\nComparison: Usual care" \
+        in jey["input"]
     r = rows[("cochrane:CD009069", "23873171")]
     assert r["pmcid"] == "PMC3714284" and r["evidence"] == "abstract" and r["created_at"] == "2026-01-01"
     assert json.loads(r["output"]) == {"criteria": [

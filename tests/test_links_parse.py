@@ -149,3 +149,21 @@ def test_split_comparison_headings_and_sentences():
         "The intervention was oral metformin.", "The comparison was placebo or advice.")
     assert split_comparison("Any exercise programme.") == ("Any exercise programme.", None)
     assert split_comparison(None) == (None, None)
+
+
+def test_synergy_metadata_gives_criteria_of_each_review(corpus):
+    from transforms.links.parse import parse_synergy_metadata
+    out = _parse(parse_synergy_metadata, corpus / "sr_included_studies/synergy/datasets.toml")
+    assert len(out) == 26 and all(isinstance(c, ReviewCriteria) for c in out)
+    jey = next(c for c in out if c.review_id == "synergy:Jeyaraman_2020")
+    assert (jey.population, jey.intervention, jey.comparison, jey.study_types) == (
+        "Patients with knee osteoarthritis", "MSC therapy", "Usual care", "Randomized controlled trials")
+    assert jey.outcome.startswith("Visual Analog Score (VAS) for Pain, Western Ontario McMaster") and \
+        jey.outcome.endswith("and adverse events")
+    assert jey.exclusion.startswith("Trials were excluded if they had the following characteristics: 1. Observational")
+    app = next(c for c in out if c.review_id == "synergy:Appenzeller-Herzog_2019")
+    assert app.population == "We included WD patients of any age or stage."
+    assert detect_format((corpus / "sr_included_studies/synergy/datasets.toml").read_bytes()[:65536],
+                         "datasets.toml") == "synergy_toml"
+    (bad,) = list(parse_synergy_metadata(io.BytesIO(b"[[datasets]\nkey = 1"), "links/datasets.toml"))
+    assert bad.error_type == "TOMLDecodeError"

@@ -43,7 +43,7 @@ def detect_format(head: bytes, source_file: str) -> str:
     """The format name of a file from its first bytes (already decompressed) and its name.
 
     One of: pubmed_xml, jats_xml, ctgov_xml, clef_protocol, ctgov_json, tar, zip, qrels,
-    synergy_csv, link_table, clef_topic, unknown.
+    synergy_csv, synergy_toml, link_table, clef_topic, unknown.
     """
     name = source_file.rsplit("/", 1)[-1].lower()
     if head[:4] == b"PK\x03\x04":
@@ -70,6 +70,8 @@ def detect_format(head: bytes, source_file: str) -> str:
     first = text.decode("utf-8", "replace").split("\n", 1)[0].strip().lower()
     if first.startswith("topic:"):
         return "clef_topic"
+    if b"[[datasets]]" in text and b"eligibility_criteria" in text:
+        return "synergy_toml"
     if _QRELS_LINE.match(first):
         return "qrels"
     cols = [c.strip() for c in re.split(r"[\t,]", first)]
@@ -83,14 +85,14 @@ def detect_format(head: bytes, source_file: str) -> str:
 def _parsers() -> dict[str, Callable[[IO[bytes], str], Iterator]]:
     from transforms.ctgov.parse import parse_ctgov_json, parse_ctgov_xml, parse_ctgov_zip
     from transforms.links.parse import (parse_clef_protocol, parse_clef_topic, parse_link_table,
-                                        parse_qrels, parse_synergy_csv)
+                                        parse_qrels, parse_synergy_csv, parse_synergy_metadata)
     from transforms.pmc.parse import parse_jats, parse_pmc_tar
     from transforms.pubmed.parse import parse_pubmed
     return {
         "pubmed_xml": parse_pubmed, "jats_xml": parse_jats, "tar": parse_pmc_tar,
         "ctgov_xml": parse_ctgov_xml, "ctgov_json": parse_ctgov_json, "zip": parse_ctgov_zip,
         "clef_protocol": parse_clef_protocol, "clef_topic": parse_clef_topic, "qrels": parse_qrels,
-        "synergy_csv": parse_synergy_csv, "link_table": parse_link_table,
+        "synergy_csv": parse_synergy_csv, "synergy_toml": parse_synergy_metadata, "link_table": parse_link_table,
     }
 
 

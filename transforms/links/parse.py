@@ -7,6 +7,7 @@ Formats:
 - A plain table ``review_id, pmid, label`` (tab- or comma-separated, with header).
 - CLEF-TAR protocol XML (``<root><Objectives>…<TypesofStudies>…``) and topic files
   (``Topic: CD… / Title: … / Objective: …``) → ``ReviewCriteria``.
+- SYNERGY ``datasets.toml`` (each review's stated eligibility criteria) → ``ReviewCriteria``.
 - A review's own PubMed record (structured abstract) → ``ReviewCriteria``.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import tomllib
 from typing import IO, Iterator, Optional
 
 from lxml import etree
@@ -255,15 +257,47 @@ _PICO_CUES = (
     ("outcome", re.compile(r"\b(outcomes?|endpoints?|measured|mortality|incidence)\b", re.I)),
 )
 _SENTENCE_SPLIT = re.compile(r"(?<=[.;])\s+(?=[A-Z])")
+_PICO_LABELS = re.compile(
+    r"(?:^|(?<=[\s.;]))(?P<label>Populations?|Participants|Patients|Interventions?|Comparators?|Comparisons?|"
+    r"Controls?|Outcomes?(?: measures)?|Study designs?|Types? of studies)\s*:", re.I | re.M)
+_LABEL_FIELD = (("popul", "population"), ("partic", "population"), ("patient", "population"),
+                ("interv", "intervention"), ("compar", "comparison"), ("control", "comparison"),
+                ("outcome", "outcome"), ("study design", "study_types"), ("type", "study_types"))
+_EXCLUSION_HEADING = re.compile(r"\bExclusion criteria\b:?", re.I)
+PICO_FIELDS = ("population", "intervention", "comparison", "outcome", "study_types")
+
+
+def pico_from_text(text: str) -> dict[str, Optional[str]]:
+    """Map free eligibility text to PICO fields (+ ``exclusion``).
+
+    Labelled text ("Population: …", "Comparator: …", "Study Design: …") is used as labelled; an
+    "Exclusion criteria" part goes to ``exclusion``; otherwise each sentence goes to the first
+    PICO element whose cue words it contains (study design, population, comparison,
+    intervention, outcome, in that order).
+    """
+    out: dict[str, list[str]] = {k: [] for k in (*PICO_FIELDS, "exclusion")}
+    parts = _EXCLUSION_HEADING.split(text, maxsplit=1)
+    inclusion = parts[0]
+    if len(parts) == 2:
+        out["exclusion"].append(parts[1])
+    labels = list(_PICO_LABELS.finditer(inclusion))
+    if labels:
+        for m, nxt in zip(labels, labels[1:] + [None]):
+            label = m.group("label").lower()
+            name = next(f for prefix, f in _LABEL_FIELD if label.startswith(prefix))
+            out[name].append(inclusion[m.end():nxt.start() if nxt else len(inclusion)])
+    else:
+        for sentence in _SENTENCE_SPLIT.split(normalize_ws(inclusion) or ""):
+            for key, cue in _PICO_CUES:
+                if cue.search(sentence):
+                    out[key].append(sentence.strip())
+                    break
+    return {k: normalize_ws(" ".join(v)) for k, v in out.items()}
 
 
 def criteria_from_article(article: Article) -> Optional[ReviewCriteria]:
-    """Criteria of a review from its own PubMed record: OBJECTIVES and SELECTION CRITERIA sections.
-
-    Each sentence of the selection criteria goes to the first PICO element whose cue words it
-    contains (study design, population, comparison, intervention, outcome, in that order).
-    ``None`` when the abstract has neither section.
-    """
+    """Criteria of a review from its own PubMed record: OBJECTIVES and SELECTION CRITERIA sections
+    (mapped to PICO by ``pico_from_text``). ``None`` when the abstract has neither section."""
     objectives, selection = [], []
     for sec in article.abstract_sections:
         label = (sec.label or "").strip().upper()
@@ -272,28 +306,43 @@ def criteria_from_article(article: Article) -> Optional[ReviewCriteria]:
                 (objectives if role == "objectives" else selection).append(sec.text)
     if not objectives and not selection:
         return None
-    pico: dict[str, list[str]] = {k: [] for k, _ in _PICO_CUES}
-    for sentence in _SENTENCE_SPLIT.split(" ".join(selection)):
-        for key, cue in _PICO_CUES:
-            if cue.search(sentence):
-                pico[key].append(sentence.strip())
-                break
-    join = lambda xs: " ".join(xs) or None  # noqa: E731
+    pico = pico_from_text(" ".join(selection))
     return ReviewCriteria(
-        review_id=f"pubmed:{article.pmid}", title=article.title, objectives=join(objectives),
-        population=join(pico["population"]), intervention=join(pico["intervention"]),
-        comparison=join(pico["comparison"]), outcome=join(pico["outcome"]),
-        study_types=join(pico["study_types"]), source="review_abstract", source_file=article.source_file)
+        review_id=f"pubmed:{article.pmid}", title=article.title, objectives=" ".join(objectives) or None,
+        source="review_abstract", source_file=article.source_file, **pico)
+
+
+def parse_synergy_metadata(fileobj: IO[bytes], source_file: str) -> Iterator[ReviewCriteria | DeadLetter]:
+    """SYNERGY ``datasets.toml`` → ``ReviewCriteria`` (``synergy:<key>``) for every dataset that
+    states its eligibility criteria; a dataset without them is no record (nothing to screen with)."""
+    data = fileobj.read()
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        yield DeadLetter(source_file, STAGE, type(e).__name__, str(e), excerpt(data), None)
+        return
+    for i, dataset in enumerate(doc.get("datasets", [])):
+        key = dataset.get("key")
+        text = (dataset.get("publication") or {}).get("eligibility_criteria")
+        if not key:
+            yield DeadLetter(source_file, STAGE, "MissingField", "dataset has no key", excerpt(str(dataset)), i)
+            continue
+        if not text:
+            continue
+        pico = pico_from_text(text)
+        yield ReviewCriteria(review_id=f"synergy:{key}", title=None, objectives=None,
+                             source="synergy_metadata", source_file=source_file, **pico)
 
 
 def merge_criteria(items: list[ReviewCriteria]) -> Optional[ReviewCriteria]:
     """One ``ReviewCriteria`` per review: protocol fields first, then topic, then the abstract."""
     if not items:
         return None
-    rank = {"clef_protocol": 0, "clef_topic": 1, "review_abstract": 2}
+    rank = {"clef_protocol": 0, "synergy_metadata": 0, "clef_topic": 1, "review_abstract": 2}
     items = sorted(items, key=lambda c: (rank.get(c.source, 9), c.source_file))
     merged = {}
-    for name in ("title", "objectives", "population", "intervention", "comparison", "outcome", "study_types"):
+    for name in ("title", "objectives", "population", "intervention", "comparison", "outcome", "study_types",
+                 "exclusion"):
         merged[name] = next((getattr(c, name) for c in items if getattr(c, name)), None)
     return ReviewCriteria(review_id=items[0].review_id, source="+".join(sorted({c.source for c in items})),
                           source_file=";".join(sorted({c.source_file for c in items})), **merged)

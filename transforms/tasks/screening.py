@@ -24,7 +24,7 @@ INSTRUCTION = (
     "Return JSON {\"criteria\": [{\"criterion\": <name>, \"eligibility\": <answer>}], \"include\": "
     "<true or false>}.")
 CRITERIA = (("Population", "population"), ("Intervention", "intervention"), ("Comparison", "comparison"),
-            ("Outcomes", "outcome"), ("Types of studies", "study_types"))
+            ("Outcomes", "outcome"), ("Types of studies", "study_types"), ("Exclusion criteria", "exclusion"))
 _RCT = re.compile(r"randomi[sz]ed|\bRCTs?\b", re.I)
 
 

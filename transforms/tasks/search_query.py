@@ -29,7 +29,7 @@ def criteria_text(c: ReviewCriteria) -> str:
     """The review's question as the model sees it (used by screening too)."""
     parts = [("Title", c.title), ("Objectives", c.objectives), ("Population", c.population),
              ("Intervention", c.intervention), ("Comparison", c.comparison), ("Outcomes", c.outcome),
-             ("Types of studies", c.study_types)]
+             ("Types of studies", c.study_types), ("Exclusion criteria", c.exclusion)]
     return "\n".join(f"{k}: {v}" for k, v in parts if v)
 
 
