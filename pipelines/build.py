@@ -19,7 +19,7 @@ from pipelines.options import BuildOptions
 
 from schemas.records import Article, FullText, Link, Trial
 from transforms.joins.transforms import (AddTopicNearNegatives, JoinReviewStudies, JoinStudyTrials,
-                                        SelectLatestArticles, SelectLatestTrials)
+                                        SelectLatestArticles, SelectLatestFullTexts, SelectLatestTrials)
 from transforms.read import ParseInputFiles
 from transforms.tasks.common import BuildContext
 from transforms.tasks.transforms import BuildTaskRecords
@@ -50,8 +50,9 @@ def build(p: beam.Pipeline, options: BuildOptions) -> dict:
 
     parsed = p | "ParseInputFiles" >> ParseInputFiles(input_patterns(options.input_root))
     articles = (parsed.articles, parsed.deletions) | "SelectLatestArticles" >> SelectLatestArticles()
+    fulltexts = parsed.fulltexts | "SelectLatestFullTexts" >> SelectLatestFullTexts()
     trials = parsed.trials | "SelectLatestTrials" >> SelectLatestTrials()
-    studies = ((articles, parsed.fulltexts, trials.trials, trials.aliases)
+    studies = ((articles, fulltexts, trials.trials, trials.aliases)
                | "JoinStudyTrials" >> JoinStudyTrials(review_types))
     review_links = (parsed.review_links, studies["review_links"]) | "AllReviewLinks" >> beam.Flatten()
     criteria = (parsed.criteria, studies["criteria"]) | "AllCriteria" >> beam.Flatten()
@@ -64,7 +65,7 @@ def build(p: beam.Pipeline, options: BuildOptions) -> dict:
     unresolved = (studies["unresolved"], reviews["unresolved"]) | "AllUnresolved" >> beam.Flatten()
     records | "WriteTaskShards" >> WriteTaskShards(out, shards)
     articles | "WriteArticles" >> WriteTable(out, "articles", Article, shards)
-    parsed.fulltexts | "WriteFullTexts" >> WriteTable(out, "fulltexts", FullText, shards)
+    fulltexts | "WriteFullTexts" >> WriteTable(out, "fulltexts", FullText, shards)
     trials.trials | "WriteTrials" >> WriteTable(out, "trials", Trial, shards)
     link_rows | "WriteLinks" >> WriteTable(out, "links", Link, shards)
     parsed.dead_letters | "WriteDeadLetters" >> WriteJsonLines(out, "dead_letter")
@@ -72,7 +73,7 @@ def build(p: beam.Pipeline, options: BuildOptions) -> dict:
 
     counts = (
         _counts(articles, "CountArticles", lambda _: "tables.articles"),
-        _counts(parsed.fulltexts, "CountFullTexts", lambda _: "tables.fulltexts"),
+        _counts(fulltexts, "CountFullTexts", lambda _: "tables.fulltexts"),
         _counts(trials.trials, "CountTrials", lambda _: "tables.trials"),
         _counts(link_rows, "CountLinks", lambda r: f"tables.links_{r.kind}"),
         _counts(parsed.dead_letters, "CountDeadLetters", lambda d: f"dead_letters.{d.stage}:{d.error_type}"),
@@ -81,7 +82,7 @@ def build(p: beam.Pipeline, options: BuildOptions) -> dict:
     opts = {"snapshot_date": ctx.created_at, "num_shards": shards, "max_input_chars": ctx.max_input_chars,
             "review_publication_types": list(review_types), "topic_negatives": options.topic_negatives}
     manifest = (counts, records) | "WriteManifest" >> WriteManifest(out, input_patterns(options.input_root), opts)
-    return {"records": records, "articles": articles, "fulltexts": parsed.fulltexts, "trials": trials.trials,
+    return {"records": records, "articles": articles, "fulltexts": fulltexts, "trials": trials.trials,
             "links": link_rows, "unresolved": unresolved, "dead_letters": parsed.dead_letters,
             "review_bundles": review_bundles, "study_bundles": studies["bundles"], "manifest": manifest}
 

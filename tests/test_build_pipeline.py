@@ -115,7 +115,7 @@ def shared_build(tmp_path_factory):
 
 def test_shared_corpus_build_counts(shared_build):
     out, manifest, c = shared_build
-    assert manifest["tables"] == {"articles": 729, "fulltexts": 42, "links_review_study": 6851,
+    assert manifest["tables"] == {"articles": 729, "fulltexts": 41, "links_review_study": 6851,
                                   "links_study_trial": 46, "trials": 69}
     assert manifest["tasks"] == {"search_query": 0, "screening": 5, "study_characteristics": 0, "arm_design": 0,
                                  "participant_statistics": 0, "trial_results": 0}
@@ -129,6 +129,8 @@ def test_shared_corpus_build_counts(shared_build):
     assert c["pubmed.parsed"] == manifest["tables"]["articles"] + c["pubmed.superseded"] + c.get("pubmed.deleted", 0)
     assert c["ctgov.parsed"] == 30 + 47 + 1
     assert c["ctgov.parsed"] == manifest["tables"]["trials"] + c["ctgov.superseded"]
+    # PMC3040717 twice (efetch pmc-articleset and the OA S3 copy)
+    assert c["pmc.parsed"] == 42 == manifest["tables"]["fulltexts"] + c["pmc.superseded"]
     assert c["links.parsed"] + c["links.parse.dead_letter"] == 1315 + 658 + 6374
     assert c["criteria.parsed"] == 20 + 20 + 26  # CLEF protocols, CLEF topics, SYNERGY reviews with criteria
 

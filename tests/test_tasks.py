@@ -249,3 +249,15 @@ def test_trial_results_titles_keep_class_and_category():
     (r,) = list(build_trial_results(b, CTX))
     assert json.loads(r.output)["results"] == [{"value": "10", "title": "Week 4 — Yes"},
                                                 {"value": "15", "title": "Week 12 — Yes"}]
+
+
+def test_reference_only_inclusion_is_uncertain_per_criterion():
+    b = review_bundle(("included",))
+    b.studies[0] = dataclasses.replace(b.studies[0], link_sources=["medline_references"])
+    (r,) = list(build_screening(b, CTX))
+    assert json.loads(r.output) == {"criteria": [
+        {"criterion": n, "eligibility": "UNCERTAIN"} for n in
+        ("Population", "Intervention", "Comparison", "Outcomes", "Types of studies")], "include": True}
+    b.studies[0] = dataclasses.replace(b.studies[0], link_sources=["medline_references", "link_table"])
+    (r,) = list(build_screening(b, CTX))
+    assert {c["eligibility"] for c in json.loads(r.output)["criteria"]} == {"YES"}

@@ -3,6 +3,7 @@
 Composites:
 - ``SelectLatestArticles``: (Article, DeletedCitation) → Article, one per PMID, deletions applied.
   Counters ``pubmed.superseded`` (older copies), ``pubmed.deleted`` (copies a DeleteCitation removed).
+- ``SelectLatestFullTexts``: FullText → FullText, one per article. Counter ``pmc.superseded``.
 - ``SelectLatestTrials``: Trial → Trial, one per NCT id (aliases folded in) and the alias map
   ``(alias, nct_id)``. Counters ``ctgov.superseded``, ``ctgov.aliases``.
 - ``JoinStudyTrials``: articles, full texts, trials → ``StudyBundle`` per (pmid, nct), plus
@@ -73,6 +74,26 @@ class SelectLatestTrials(beam.PTransform):
                 | "KeyTrials" >> beam.Map(lambda t, amap: (amap.get(t.nct_id, t.nct_id), t), AsDict(aliases))
                 | "GroupByNct" >> beam.GroupByKey()
                 | "KeepLatestTrial" >> beam.FlatMap(_latest_trial).with_outputs("aliases", main="trials"))
+
+
+def _fulltext_key(f):
+    return f.pmcid or (f"pmid:{f.pmid}" if f.pmid else f"doi:{(f.doi or '').lower()}")
+
+
+def _latest_fulltext(kv):
+    _, items = kv
+    fulltext, superseded = L.latest_fulltext(items)
+    if superseded:
+        inc("pmc.superseded", superseded)
+    yield fulltext
+
+
+class SelectLatestFullTexts(beam.PTransform):
+    """FullText → FullText, one per article (PMCID, else PMID, else DOI): the fullest copy."""
+
+    def expand(self, fulltexts):
+        return (fulltexts | "KeyFullTexts" >> beam.Map(lambda f: (_fulltext_key(f), f))
+                | "GroupByArticle" >> beam.GroupByKey() | "KeepFullest" >> beam.FlatMap(_latest_fulltext))
 
 
 class _JoinByPmidFn(beam.DoFn):

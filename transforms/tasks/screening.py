@@ -1,7 +1,9 @@
 """Task ``screening``: review criteria + candidate title/abstract → per-criterion eligibility (pure).
 
-Labels come from the link source: an ``included`` study meets every criterion (YES) and is
-included; a ``screened_in`` study passed title/abstract screening (include, criteria UNCERTAIN);
+Labels come from the link source: an ``included`` study named by a link table (CLEF-TAR content
+qrels, SYNERGY, a review→study table) meets every criterion (YES) and is included; a trial report
+known only from the review's reference list is included with criteria UNCERTAIN (reference lists
+also cite excluded studies); a ``screened_in`` study passed title/abstract screening (include, criteria UNCERTAIN);
 an ``excluded`` candidate is a hard negative (exclude; the study-design criterion is NO when the
 review asks for randomised trials and the candidate is no trial report, other criteria
 UNCERTAIN); a ``topic_near`` candidate (a trial of the same condition with none of the
@@ -26,6 +28,7 @@ INSTRUCTION = (
 CRITERIA = (("Population", "population"), ("Intervention", "intervention"), ("Comparison", "comparison"),
             ("Outcomes", "outcome"), ("Types of studies", "study_types"), ("Exclusion criteria", "exclusion"))
 _RCT = re.compile(r"randomi[sz]ed|\bRCTs?\b", re.I)
+REFERENCE_SOURCES = {"medline_references", "pmc_references"}
 
 
 def criteria_names(c: ReviewCriteria) -> list[tuple[str, str]]:
@@ -38,7 +41,8 @@ def eligibility(rs: ReviewStudy, c: ReviewCriteria) -> dict | None:
     """The target for one candidate, or ``None`` when its label gives no screening decision."""
     names = criteria_names(c)
     if rs.label == "included":
-        answers, include = {n: "YES" for n, _ in names}, True
+        confirmed = bool(set(rs.link_sources) - REFERENCE_SOURCES)
+        answers, include = {n: "YES" if confirmed else "UNCERTAIN" for n, _ in names}, True
     elif rs.label == "screened_in":
         answers, include = {n: "UNCERTAIN" for n, _ in names}, True
     elif rs.label == "excluded":
