@@ -9,7 +9,7 @@ Composites:
 - ``JoinStudyTrials``: articles, full texts, trials → ``StudyBundle`` per (pmid, nct), plus
   ``StudySummary`` per PMID, reference links and criteria of reviews, link rows, unresolved links.
   Counters ``join.study_trial_links``, ``join.fulltext_without_pmid``, ``join.unresolved_study_text``,
-  ``join.unresolved_trial``, ``pmc.superseded``.
+  ``join.unresolved_trial``, ``join.other_fulltexts_same_pmid``.
 - ``JoinReviewStudies``: review links, study summaries, criteria → ``ReviewBundle``.
   Counters ``join.review_study_links``, ``join.reference_not_trial``, ``join.unresolved_study_text``,
   ``join.reviews``, ``join.reviews_without_criteria``.
@@ -107,10 +107,10 @@ class _JoinByPmidFn(beam.DoFn):
         articles, fulltexts, registry = list(groups["article"]), list(groups["fulltext"]), list(groups["registry"])
         article = articles[0] if articles else None
         fulltext = None
-        if fulltexts:
-            fulltext, superseded = L.latest_fulltext(fulltexts)
-            if superseded:
-                inc("pmc.superseded", superseded)
+        if fulltexts:  # already one per article; several distinct articles may claim one PMID
+            fulltext, others = L.latest_fulltext(fulltexts)
+            if others:
+                inc("join.other_fulltexts_same_pmid", others)
         links = list(registry)
         if article is not None:
             links += L.trial_links_from_article(article)
