@@ -5,11 +5,13 @@ No Beam import; ``transforms.joins.transforms`` wires these into keyed joins.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from typing import Iterable, Optional
 
 from schemas.records import (Article, DeletedCitation, FullText, ReviewLink, StudySummary, Trial, TrialBrief,
                              TrialLink)
+from transforms.textutil import NCT_RE
 
 REVIEW_PUBLICATION_TYPES = ("Systematic Review", "Meta-Analysis")
 TRIAL_PUBLICATION_TYPES = re.compile(
@@ -91,7 +93,6 @@ def trial_links_from_article(article: Article) -> list[TrialLink]:
 
 
 _REGISTRATION_CUE = re.compile(r"regist|trial number|trial identifier", re.I)
-_NCT = re.compile(r"NCT\s?0*(\d{8})", re.I)
 
 
 def registration_nct_ids(fulltext: FullText) -> list[str]:
@@ -99,11 +100,11 @@ def registration_nct_ids(fulltext: FullText) -> list[str]:
     150 characters after a registration cue ("registered", "registry", "trial number"). NCT ids
     cited in passing (other trials, references) do not count."""
     found = set()
-    for m in _NCT.finditer(fulltext.abstract or ""):
+    for m in NCT_RE.finditer(fulltext.abstract or ""):
         found.add("NCT" + m.group(1))
     for section in fulltext.sections:
         heading_cue = bool(section.heading and _REGISTRATION_CUE.search(section.heading))
-        for m in _NCT.finditer(section.text):
+        for m in NCT_RE.finditer(section.text):
             if heading_cue or _REGISTRATION_CUE.search(section.text[max(0, m.start() - 150):m.start()]):
                 found.add("NCT" + m.group(1))
     return sorted(found & set(fulltext.nct_ids)) if fulltext.nct_ids else sorted(found)
@@ -229,5 +230,4 @@ def is_topic_near_negative(profile: tuple[set, set, set], study: StudySummary) -
 
 def stable_rank(*parts: str) -> str:
     """A deterministic pseudo-random order key (no ``random``)."""
-    import hashlib
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
