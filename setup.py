@@ -7,7 +7,8 @@ setuptools.setup(
     description="Beam pipelines that build LEADS-style instruction data from PubMed, PMC and ClinicalTrials.gov",
     python_requires=">=3.11",
     packages=setuptools.find_packages(include=["pipelines", "pipelines.*", "transforms", "transforms.*",
-                                               "schemas", "schemas.*", "synth", "synth.*"]),
+                                               "schemas", "schemas.*", "synth", "synth.*", "fetching",
+                                               "fetching.*"]),
     install_requires=[
         "apache-beam[gcp]==2.77.0",
         "pyarrow>=17",

@@ -17,10 +17,11 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions,
 
 from pipelines.options import BuildOptions
 
-from schemas.records import Article, FullText, Link, Trial
-from transforms.joins.transforms import (AddTopicNearNegatives, JoinReviewStudies, JoinStudyTrials,
-                                        SelectLatestArticles, SelectLatestFullTexts, SelectLatestTrials)
-from transforms.read import ParseInputFiles
+from schemas.records import Article, DeletedCitation, FullText, Link, ReviewCriteria, ReviewLink, Trial
+from transforms.joins.transforms import (AddTopicNearNegatives, DropDeletedFullTexts, JoinReviewStudies,
+                                        JoinStudyTrials, SelectLatestArticles, SelectLatestFullTexts,
+                                        SelectLatestTrials)
+from transforms.read import ParseInputFiles, ReadSnapshotTables
 from transforms.tasks.common import BuildContext
 from transforms.tasks.transforms import BuildTaskRecords
 from transforms.write import WriteJsonLines, WriteManifest, WriteTable, WriteTaskShards
@@ -36,6 +37,21 @@ def input_patterns(input_root: str) -> list[str]:
     return [f"{root}/{d}/**" for d in SOURCE_DIRS]
 
 
+def read_input_list(path: str) -> list[str]:
+    """Paths named in an input-list file (one per line; blank lines and # comments ignored)."""
+    from apache_beam.io.filesystems import FileSystems
+    with FileSystems.open(path) as f:
+        lines = f.read().decode("utf-8").splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def build_inputs(options: BuildOptions) -> list[str]:
+    """The file patterns the build reads: the input list when given, else the raw-zone folders."""
+    if options.input_list:
+        return read_input_list(options.input_list)
+    return input_patterns(options.input_root)
+
+
 def _counts(pcoll, label: str, key_fn):
     return pcoll | label >> beam.Map(lambda x: (key_fn(x), 1))
 
@@ -48,14 +64,27 @@ def build(p: beam.Pipeline, options: BuildOptions) -> dict:
     shards = options.num_shards
     review_types = tuple(t.strip() for t in options.review_publication_types.split(",") if t.strip())
 
-    parsed = p | "ParseInputFiles" >> ParseInputFiles(input_patterns(options.input_root))
-    articles = (parsed.articles, parsed.deletions) | "SelectLatestArticles" >> SelectLatestArticles()
-    fulltexts = parsed.fulltexts | "SelectLatestFullTexts" >> SelectLatestFullTexts()
-    trials = parsed.trials | "SelectLatestTrials" >> SelectLatestTrials()
+    inputs = build_inputs(options)
+    parsed = p | "ParseInputFiles" >> ParseInputFiles(inputs)
+    in_articles, in_fulltexts, in_trials = parsed.articles, parsed.fulltexts, parsed.trials
+    in_links, in_criteria, deletions = parsed.review_links, parsed.criteria, parsed.deletions
+    if options.previous_snapshot:
+        prev = p | "ReadPreviousSnapshot" >> ReadSnapshotTables(options.previous_snapshot)
+        in_articles = (in_articles, prev.articles) | "WithPreviousArticles" >> beam.Flatten()
+        in_fulltexts = (in_fulltexts, prev.fulltexts) | "WithPreviousFullTexts" >> beam.Flatten()
+        in_trials = (in_trials, prev.trials) | "WithPreviousTrials" >> beam.Flatten()
+        in_links = (in_links, prev.review_links) | "WithPreviousReviewLinks" >> beam.Flatten()
+        in_criteria = (in_criteria, prev.criteria) | "WithPreviousCriteria" >> beam.Flatten()
+        deletions = (deletions, prev.deletions) | "WithPreviousDeletions" >> beam.Flatten()
+    articles = (in_articles, deletions) | "SelectLatestArticles" >> SelectLatestArticles()
+    fulltexts = ((in_fulltexts | "SelectLatestFullTexts" >> SelectLatestFullTexts(), deletions, articles)
+                 | "DropDeletedFullTexts" >> DropDeletedFullTexts())
+    trials = in_trials | "SelectLatestTrials" >> SelectLatestTrials()
+    input_links, input_criteria = in_links, in_criteria
     studies = ((articles, fulltexts, trials.trials, trials.aliases)
                | "JoinStudyTrials" >> JoinStudyTrials(review_types))
-    review_links = (parsed.review_links, studies["review_links"]) | "AllReviewLinks" >> beam.Flatten()
-    criteria = (parsed.criteria, studies["criteria"]) | "AllCriteria" >> beam.Flatten()
+    review_links = (input_links, studies["review_links"]) | "AllReviewLinks" >> beam.Flatten()
+    criteria = (input_criteria, studies["criteria"]) | "AllCriteria" >> beam.Flatten()
     reviews = ((review_links, studies["summaries"], studies["briefs"], criteria)
                | "JoinReviewStudies" >> JoinReviewStudies())
     review_bundles = reviews["bundles"] | "AddTopicNearNegatives" >> AddTopicNearNegatives(options.topic_negatives)
@@ -68,6 +97,9 @@ def build(p: beam.Pipeline, options: BuildOptions) -> dict:
     fulltexts | "WriteFullTexts" >> WriteTable(out, "fulltexts", FullText, shards)
     trials.trials | "WriteTrials" >> WriteTable(out, "trials", Trial, shards)
     link_rows | "WriteLinks" >> WriteTable(out, "links", Link, shards)
+    input_links | "WriteReviewLinks" >> WriteTable(out, "review_links", ReviewLink, shards)
+    input_criteria | "WriteCriteria" >> WriteTable(out, "criteria", ReviewCriteria, shards)
+    deletions | "WriteDeletions" >> WriteTable(out, "deletions", DeletedCitation, shards)
     parsed.dead_letters | "WriteDeadLetters" >> WriteJsonLines(out, "dead_letter")
     unresolved | "WriteUnresolved" >> WriteJsonLines(out, "unresolved")
 
@@ -81,7 +113,9 @@ def build(p: beam.Pipeline, options: BuildOptions) -> dict:
     ) | "AllCounts" >> beam.Flatten()
     opts = {"snapshot_date": ctx.created_at, "num_shards": shards, "max_input_chars": ctx.max_input_chars,
             "review_publication_types": list(review_types), "topic_negatives": options.topic_negatives}
-    manifest = (counts, records) | "WriteManifest" >> WriteManifest(out, input_patterns(options.input_root), opts)
+    if options.previous_snapshot:
+        opts["previous_snapshot"] = options.previous_snapshot
+    manifest = (counts, records) | "WriteManifest" >> WriteManifest(out, inputs, opts)
     return {"records": records, "articles": articles, "fulltexts": fulltexts, "trials": trials.trials,
             "links": link_rows, "unresolved": unresolved, "dead_letters": parsed.dead_letters,
             "review_bundles": review_bundles, "study_bundles": studies["bundles"], "manifest": manifest}

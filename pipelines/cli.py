@@ -1,9 +1,17 @@
-"""``leadsinstruct`` command line: ``leadsinstruct build [options]`` (more subcommands to come)."""
+"""``leadsinstruct`` command line.
+
+    leadsinstruct build   [options]   build the six task datasets from a raw zone (default: the sample)
+    leadsinstruct fetch   [options]   fetch from E-utilities / ClinicalTrials.gov / bulk URLs into a raw zone
+    leadsinstruct refresh [options]   fetch the delta and write a new dated snapshot
+
+``leadsinstruct <command> --help`` lists a command's options.
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
 
 from apache_beam.io.filesystems import FileSystems
@@ -42,15 +50,77 @@ def _build(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"build": _build}
+def _help(prog: str, *option_classes) -> int:
+    parser = argparse.ArgumentParser(prog=f"leadsinstruct {prog}")
+    for cls in option_classes:
+        cls._add_argparse_args(parser)
+    parser.print_help()
+    return 0
+
+
+def _fetch(argv: list[str]) -> int:
+    from pipelines.options import FetchOptions
+    if any(a in ("-h", "--help") for a in argv):
+        return _help("fetch", FetchOptions)
+    from fetching.run import FetchError
+    from pipelines.fetch import run
+    try:
+        report = run(argv)
+    except FetchError as e:
+        print(f"fetch stopped: {e}", file=sys.stderr)
+        return 1
+    print_fetch_report(report)
+    return 1 if report["failed_requests"] else 0
+
+
+def print_fetch_report(report: dict, stream=sys.stdout) -> None:
+    w = stream.write
+    w(f"{'stage':<22}{'done':>8}{'skipped':>9}{'failed':>8}{'records':>10}\n{'-' * 57}\n")
+    for name, s in report["stages"].items():
+        if not (s["total"] or s["done"] or s["skipped"] or s["failed"]):
+            continue
+        w(f"{name:<22}{s['done']:>8}{s['skipped']:>9}{s['failed']:>8}{s['records']:>10}\n")
+    e, c = report["eutils_http"], report["ctgov_http"]
+    w(f"E-utilities: {e['requests']} requests, {e['retries']} retries · ClinicalTrials.gov: "
+      f"{c['requests']} requests, {c['retries']} retries · {report['files_written']} files written\n")
+    if report["dead_letters"]:
+        w(f"Dead letters: {report['dead_letters']} ({report['dead_letter_file']})\n")
+    if report["failed_requests"]:
+        w(f"{report['failed_requests']} requests failed: run the same command again to resume.\n")
+
+
+def _refresh(argv: list[str]) -> int:
+    from pipelines.options import BuildOptions, FetchOptions, RefreshOptions
+    if any(a in ("-h", "--help") for a in argv):
+        return _help("refresh", RefreshOptions, FetchOptions, BuildOptions)
+    from fetching.run import FetchError
+    from pipelines.refresh import RefreshError, run
+    try:
+        summary = run(argv)
+    except (FetchError, RefreshError) as e:
+        print(f"refresh stopped: {e}", file=sys.stderr)
+        return 1
+    if summary["status"] == "up_to_date":
+        print(f"Snapshot {summary.get('as_of')} is already complete; nothing to do.")
+        return 0
+    d = summary["records"]
+    print(f"Snapshot {summary['as_of']} ({summary['status']}): {summary['total_records']} records "
+          f"(+{d['added']} new, -{d['removed']} gone, {d['unchanged']} unchanged since "
+          f"{summary['previous_snapshot'] or 'nothing'}); {summary['new_raw_files']} new raw files read.")
+    return 0
+
+
+COMMANDS = {"build": _build, "fetch": _fetch, "refresh": _refresh}
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=os.environ.get("LEADSINSTRUCT_LOG_LEVEL", "WARNING").upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apache_beam.io.filebasedsink").setLevel(logging.ERROR)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        print("usage: leadsinstruct {build} [options]   (leadsinstruct build --help)", file=sys.stderr)
+        print("usage: leadsinstruct {build,fetch,refresh} [options]   (leadsinstruct <command> --help)",
+              file=sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     return COMMANDS[argv[0]](argv[1:])
 

@@ -17,6 +17,13 @@ class BuildOptions(PipelineOptions):
         parser.add_argument("--input_root", default=None,
                             help="Raw zone (local dir or gs://) holding any of pubmed/, pmc/, ctgov/, links/. "
                                  "Default: the embedded sample corpus, generated into <output>/sample_input.")
+        parser.add_argument("--input_list", default=None,
+                            help="A text file naming the input files, one path per line, read instead of "
+                                 "the folders under --input_root (refresh uses it for the new raw files).")
+        parser.add_argument("--previous_snapshot", default=None,
+                            help="An earlier build's output: its tables (articles, fulltexts, trials, "
+                                 "review_links, criteria) join the parsed inputs, so only new raw files "
+                                 "need parsing. The result equals a build over all raw files.")
         parser.add_argument("--output", default=DEFAULT_OUTPUT, help="Output root (local dir or gs://).")
         parser.add_argument("--snapshot_date", default=None,
                             help="created_at of the records (YYYY-MM-DD); default: today (UTC).")
@@ -29,3 +36,79 @@ class BuildOptions(PipelineOptions):
         parser.add_argument("--review_publication_types", default=",".join(REVIEW_PUBLICATION_TYPES),
                             help="PubMed publication types that make a record a review whose references "
                                  "are candidate studies (comma-separated).")
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+class FetchOptions(PipelineOptions):
+    """Options of the fetch stage (``leadsinstruct fetch``; refresh takes them too).
+
+    The NCBI api key is read from the environment variable named by ``--ncbi_api_key_env``
+    (default ``NCBI_API_KEY``); a ``--ncbi_api_key`` on the command line is taken out of the
+    arguments before any pipeline sees them, so it never lands in job metadata or logs.
+    """
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        g = parser.add_argument_group("fetch")
+        g.add_argument("--raw_root", default=None, help="Raw zone to fetch into (local dir or gs://).")
+        g.add_argument("--as_of", default=None, help="Fetch day (YYYY-MM-DD) naming the dated raw folders; "
+                                                     "default: today (UTC).")
+        g.add_argument("--pubmed_query", default=None,
+                       help='E-utilities search of reviews, e.g. "systematic review[pt]".')
+        g.add_argument("--datetype", default="edat", choices=("edat", "mdat", "pdat"),
+                       help="Date field of --mindate/--maxdate (entry, modification, publication).")
+        g.add_argument("--mindate", default=None, help="Search window start, YYYY-MM-DD (inclusive).")
+        g.add_argument("--maxdate", default=None, help="Search window end, YYYY-MM-DD (inclusive).")
+        g.add_argument("--max_records", type=int, default=None, help="Fetch at most this many search results.")
+        g.add_argument("--pmids", default="", help="More PMIDs to fetch (comma-separated).")
+        g.add_argument("--nct_ids", default="", help="More NCT ids to fetch (comma-separated).")
+        g.add_argument("--from_unresolved", default=None,
+                       help="A build output whose unresolved/ list names PMIDs and NCT ids to fetch.")
+        g.add_argument("--ctgov_query", default=None, help="ClinicalTrials.gov query.term to page through.")
+        g.add_argument("--ctgov_page_size", type=int, default=1000, help="pageSize of /studies (max 1000).")
+        g.add_argument("--bulk_urls", default="",
+                       help="Bulk files to download: comma-separated URLs (or SOURCE=URL), or @FILE with "
+                            "one per line (MEDLINE baseline/update files, CT.gov export, PMC OA packages).")
+        g.add_argument("--follow", default="references,studies,fulltext,trials",
+                       help="What to follow from the reviews: references, studies, fulltext, trials.")
+        g.add_argument("--email", default=None, help="Contact e-mail sent to NCBI (E-utilities 'email').")
+        g.add_argument("--tool", default="leadsinstruct", help="Tool name sent to NCBI (E-utilities 'tool').")
+        g.add_argument("--ncbi_api_key_env", default="NCBI_API_KEY",
+                       help="Environment variable holding the NCBI api key (raises the limit to 10/s).")
+        g.add_argument("--eutils_base_url", default="https://eutils.ncbi.nlm.nih.gov/entrez/eutils")
+        g.add_argument("--ctgov_base_url", default="https://clinicaltrials.gov/api/v2")
+        g.add_argument("--requests_per_second", type=float, default=None,
+                       help="E-utilities request limit shared by all workers (default 3, 10 with a key).")
+        g.add_argument("--ctgov_requests_per_second", type=float, default=1.0,
+                       help="ClinicalTrials.gov request limit shared by all workers.")
+        g.add_argument("--rate_limit_dir", default=None,
+                       help="Folder of the lock files that share the limits between processes "
+                            "(default ~/.cache/leadsinstruct).")
+        g.add_argument("--fetch_workers", type=int, default=3, help="Requests in flight at once.")
+        g.add_argument("--max_attempts", type=int, default=6, help="Tries per request before giving up.")
+        g.add_argument("--request_timeout", type=float, default=60.0, help="Seconds to connect / between bytes.")
+        g.add_argument("--backoff_base", type=float, default=0.5, help="First retry delay (doubles each time).")
+        g.add_argument("--efetch_batch", type=int, default=500, help="Records per efetch page of a search.")
+        g.add_argument("--progress_interval", type=float, default=2.0,
+                       help="Seconds between progress lines on stderr (0 = only the final line).")
+
+
+class RefreshOptions(PipelineOptions):
+    """Options of ``leadsinstruct refresh`` (with FetchOptions and BuildOptions)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        g = parser.add_argument_group("refresh")
+        g.add_argument("--root", default=None,
+                       help="Refresh root (local dir or gs://): raw/, snapshots/<date>/, state/watermarks.json.")
+        g.add_argument("--since", default=None,
+                       help="First refresh only: start of the PubMed/CT.gov windows (YYYY-MM-DD); "
+                            "default: no lower bound.")
+        g.add_argument("--medline_updates_url", default=None,
+                       help="Index page of MEDLINE daily update files; files numbered above the watermark "
+                            "are downloaded (they carry revisions and <DeleteCitation>).")
+        g.add_argument("--track_trials", default=True, type=lambda v: str(v).lower() not in ("0", "false", "no"),
+                       help="Ask CT.gov for updates of every trial already in the raw zone (default true).")

@@ -115,8 +115,9 @@ def shared_build(tmp_path_factory):
 
 def test_shared_corpus_build_counts(shared_build):
     out, manifest, c = shared_build
+    # 69 trials, less NCT00973089 (v2) and NCT02591810 (legacy XML), both WITHDRAWN
     assert manifest["tables"] == {"articles": 729, "fulltexts": 41, "links_review_study": 6851,
-                                  "links_study_trial": 46, "trials": 69}
+                                  "links_study_trial": 46, "trials": 67}
     assert manifest["tasks"] == {"search_query": 0, "screening": 5, "study_characteristics": 0, "arm_design": 0,
                                  "participant_statistics": 0, "trial_results": 0}
     # 874 SYNERGY rows without a PMID, a plain PMID list (unknown format), and a PMC metadata
@@ -128,7 +129,8 @@ def test_shared_corpus_build_counts(shared_build):
     assert c["pubmed.parsed"] == 731 and c["pubmed.deleted_citations"] == 1
     assert c["pubmed.parsed"] == manifest["tables"]["articles"] + c["pubmed.superseded"] + c.get("pubmed.deleted", 0)
     assert c["ctgov.parsed"] == 30 + 47 + 1
-    assert c["ctgov.parsed"] == manifest["tables"]["trials"] + c["ctgov.superseded"]
+    assert c["ctgov.withdrawn"] == 2
+    assert c["ctgov.parsed"] == manifest["tables"]["trials"] + c["ctgov.superseded"] + c["ctgov.withdrawn"]
     # PMC3040717 twice (efetch pmc-articleset and the OA S3 copy)
     assert c["pmc.parsed"] == 42 == manifest["tables"]["fulltexts"] + c["pmc.superseded"]
     assert c["links.parsed"] + c["links.parse.dead_letter"] == 1315 + 658 + 6374

@@ -42,7 +42,7 @@ def _xml_root(head: bytes) -> str | None:
 def detect_format(head: bytes, source_file: str) -> str:
     """The format name of a file from its first bytes (already decompressed) and its name.
 
-    One of: pubmed_xml, jats_xml, ctgov_xml, clef_protocol, ctgov_json, tar, zip, qrels,
+    One of: pubmed_xml, jats_xml, ctgov_xml, elink_xml, clef_protocol, ctgov_json, tar, zip, qrels,
     synergy_csv, synergy_toml, link_table, clef_topic, unknown.
     """
     name = source_file.rsplit("/", 1)[-1].lower()
@@ -59,6 +59,8 @@ def detect_format(head: bytes, source_file: str) -> str:
             return "jats_xml"
         if root in CTGOV_XML_ROOTS or b"<clinical_study" in text:
             return "ctgov_xml"
+        if root == "eLinkResult":
+            return "elink_xml"
         if any(t in text for t in PROTOCOL_TAGS):
             return "clef_protocol"
         return "unknown"
@@ -84,8 +86,8 @@ def detect_format(head: bytes, source_file: str) -> str:
 
 def _parsers() -> dict[str, Callable[[IO[bytes], str], Iterator]]:
     from transforms.ctgov.parse import parse_ctgov_json, parse_ctgov_xml, parse_ctgov_zip
-    from transforms.links.parse import (parse_clef_protocol, parse_clef_topic, parse_link_table,
-                                        parse_qrels, parse_synergy_csv, parse_synergy_metadata)
+    from transforms.links.parse import (parse_clef_protocol, parse_clef_topic, parse_elink_refs,
+                                        parse_link_table, parse_qrels, parse_synergy_csv, parse_synergy_metadata)
     from transforms.pmc.parse import parse_jats, parse_pmc_tar
     from transforms.pubmed.parse import parse_pubmed
     return {
@@ -93,6 +95,7 @@ def _parsers() -> dict[str, Callable[[IO[bytes], str], Iterator]]:
         "ctgov_xml": parse_ctgov_xml, "ctgov_json": parse_ctgov_json, "zip": parse_ctgov_zip,
         "clef_protocol": parse_clef_protocol, "clef_topic": parse_clef_topic, "qrels": parse_qrels,
         "synergy_csv": parse_synergy_csv, "synergy_toml": parse_synergy_metadata, "link_table": parse_link_table,
+        "elink_xml": parse_elink_refs,
     }
 
 

@@ -6,6 +6,9 @@ Composite: ``ParseInputFiles(patterns)``: PBegin → tagged PCollections
 Counters: ``read.files``, ``<source>.parsed`` (pubmed, pmc, ctgov, links, criteria),
 ``pubmed.deleted_citations``, ``<stage>.dead_letter`` per dead-letter stage
 (``read.file.dead_letter`` for an unexpected failure while reading a file).
+
+Composite: ``ReadSnapshotTables(snapshot)``: PBegin → an earlier build's tables as typed records
+(what an incremental refresh starts from).
 """
 from __future__ import annotations
 
@@ -71,3 +74,44 @@ class ParseInputFiles(beam.PTransform):
                 | "MatchFiles" >> fileio.MatchAll(fileio.EmptyMatchTreatment.ALLOW)
                 | "ReshuffleFiles" >> beam.Reshuffle()
                 | "ParseByContent" >> beam.ParDo(_ParseFileFn()).with_outputs(*OUTPUTS))
+
+
+SNAPSHOT_TABLES = {"articles": Article, "fulltexts": FullText, "trials": Trial, "review_links": ReviewLink,
+                   "criteria": ReviewCriteria, "deletions": DeletedCitation}
+
+
+class _ReadTableFn(beam.DoFn):
+    """(table name, FileMetadata of a Parquet part) → records of that table, tagged by name."""
+
+    def process(self, item):
+        import pyarrow.parquet as pq
+
+        from schemas.arrow import from_row
+        name, metadata = item
+        cls = SNAPSHOT_TABLES[name]
+        with FileSystems.open(metadata.path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            pf = pq.ParquetFile(f)
+            for batch in pf.iter_batches(batch_size=1000):
+                for row in batch.to_pylist():
+                    inc(f"snapshot.{name}")
+                    yield beam.pvalue.TaggedOutput(name, from_row(cls, row))
+
+
+class ReadSnapshotTables(beam.PTransform):
+    """An earlier build's ``tables/`` → tagged PCollections articles: Article, fulltexts: FullText,
+    trials: Trial, review_links: ReviewLink, criteria: ReviewCriteria, deletions: DeletedCitation
+    (empty when a table is absent).
+    Counters ``snapshot.<table>``."""
+
+    def __init__(self, snapshot: str):
+        super().__init__()
+        self._root = snapshot.rstrip("/")
+
+    def expand(self, pbegin):
+        patterns = [(name, f"{self._root}/tables/{name}/*.parquet") for name in SNAPSHOT_TABLES]
+        return (pbegin
+                | "ListTables" >> beam.Create(patterns)
+                | "MatchTableParts" >> beam.FlatMap(
+                    lambda np: [(np[0], m) for m in FileSystems.match([np[1]])[0].metadata_list])
+                | "ReshuffleParts" >> beam.Reshuffle()
+                | "ReadParts" >> beam.ParDo(_ReadTableFn()).with_outputs(*SNAPSHOT_TABLES))

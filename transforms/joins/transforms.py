@@ -4,8 +4,11 @@ Composites:
 - ``SelectLatestArticles``: (Article, DeletedCitation) → Article, one per PMID, deletions applied.
   Counters ``pubmed.superseded`` (older copies), ``pubmed.deleted`` (copies a DeleteCitation removed).
 - ``SelectLatestFullTexts``: FullText → FullText, one per article. Counter ``pmc.superseded``.
+- ``DropDeletedFullTexts``: (FullText, DeletedCitation, Article) → FullText, without the full texts
+  of citations PubMed deleted (and did not re-add). Counter ``pmc.deleted_citation``.
 - ``SelectLatestTrials``: Trial → Trial, one per NCT id (aliases folded in) and the alias map
-  ``(alias, nct_id)``. Counters ``ctgov.superseded``, ``ctgov.aliases``.
+  ``(alias, nct_id)``; a trial whose latest record is WITHDRAWN is dropped.
+  Counters ``ctgov.superseded``, ``ctgov.aliases``, ``ctgov.withdrawn``.
 - ``JoinStudyTrials``: articles, full texts, trials → ``StudyBundle`` per (pmid, nct), plus
   ``StudySummary`` per PMID, reference links and criteria of reviews, link rows, unresolved links.
   Counters ``join.study_trial_links``, ``join.fulltext_without_pmid``, ``join.unresolved_study_text``,
@@ -55,7 +58,10 @@ def _latest_trial(kv):
     trial, superseded = L.latest_trial(trials, nct_id)
     if superseded:
         inc("ctgov.superseded", superseded)
-    yield trial
+    if trial.overall_status == "WITHDRAWN":
+        inc("ctgov.withdrawn")  # withdrawn before enrolling anyone: no study data to learn from
+    else:
+        yield trial
     for alias in trial.aliases:
         inc("ctgov.aliases")
         yield TaggedOutput("aliases", (alias, trial.nct_id))
@@ -94,6 +100,33 @@ class SelectLatestFullTexts(beam.PTransform):
     def expand(self, fulltexts):
         return (fulltexts | "KeyFullTexts" >> beam.Map(lambda f: (_fulltext_key(f), f))
                 | "GroupByArticle" >> beam.GroupByKey() | "KeepFullest" >> beam.FlatMap(_latest_fulltext))
+
+
+def _keep_unless_deleted(kv):
+    _, groups = kv
+    fulltexts = list(groups["fulltext"])
+    if list(groups["deleted"]) and not list(groups["article"]):
+        inc("pmc.deleted_citation", len(fulltexts))
+        return
+    yield from fulltexts
+
+
+class DropDeletedFullTexts(beam.PTransform):
+    """(fulltexts: FullText, deletions: DeletedCitation, articles: Article latest) → FullText.
+
+    A ``<DeleteCitation>`` withdraws a PMID: its full text must not bring the study back under it.
+    A PMID re-added after its deletion has a live article again and keeps its full text.
+    """
+
+    def expand(self, pcolls):
+        fulltexts, deletions, articles = pcolls
+        with_pmid = fulltexts | "WithPmid" >> beam.Filter(lambda f: f.pmid is not None)
+        without = fulltexts | "WithoutPmid" >> beam.Filter(lambda f: f.pmid is None)
+        kept = ({"fulltext": with_pmid | "KeyByPmid" >> beam.Map(lambda f: (f.pmid, f)),
+                 "deleted": deletions | "KeyDeletions" >> beam.Map(lambda d: (d.pmid, True)),
+                 "article": articles | "KeyArticles" >> beam.Map(lambda a: (a.pmid, True))}
+                | "GroupByPmid" >> beam.CoGroupByKey() | "KeepLive" >> beam.FlatMap(_keep_unless_deleted))
+        return (kept, without) | "WithFullTextsWithoutPmid" >> beam.Flatten()
 
 
 class _JoinByPmidFn(beam.DoFn):

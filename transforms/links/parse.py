@@ -9,6 +9,8 @@ Formats:
   (``Topic: CD… / Title: … / Objective: …``) → ``ReviewCriteria``.
 - SYNERGY ``datasets.toml`` (each review's stated eligibility criteria) → ``ReviewCriteria``.
 - A review's own PubMed record (structured abstract) → ``ReviewCriteria``.
+- E-utilities ELink ``eLinkResult`` with ``pubmed_pubmed_refs`` link sets: a review's reference
+  list as NCBI links it → ``ReviewLink`` label ``reference`` (other link names are not links here).
 """
 from __future__ import annotations
 
@@ -140,6 +142,38 @@ def parse_link_table(fileobj: IO[bytes], source_file: str) -> Iterator[ReviewLin
                              f"({', '.join(LABELS)})", excerpt("\t".join(row)), i)
             continue
         yield ReviewLink(review_id_for(cells[ir]), pmid, label, "link_table", source_file)
+
+
+def parse_elink_refs(fileobj: IO[bytes], source_file: str) -> Iterator[ReviewLink | DeadLetter]:
+    """An ELink response → one ``reference`` link per (review PMID, cited PMID) of
+    ``pubmed_pubmed_refs`` link sets; a review is named by its PMID (``pubmed:<pmid>``)."""
+    data = fileobj.read()
+    try:
+        root = safe_fromstring(data)
+    except (etree.XMLSyntaxError, UnsafeXmlError) as e:
+        yield DeadLetter(source_file, STAGE, type(e).__name__, str(e)[:500], excerpt(data[:300]), None)
+        return
+    err = root.findtext("ERROR")
+    if root.tag != "eLinkResult" or err:
+        yield DeadLetter(source_file, STAGE, "ELinkError", (err or f"root <{root.tag}>").strip()[:500],
+                         excerpt(data[:300]), None)
+        return
+    for i, ls in enumerate(root.iterfind("LinkSet")):
+        sources = [x.text.strip() for x in ls.iterfind("IdList/Id") if x.text and x.text.strip().isdigit()]
+        if len(sources) != 1:
+            yield DeadLetter(source_file, STAGE, "AmbiguousLinkSet",
+                             f"a LinkSet needs exactly one source PMID, found {len(sources)} "
+                             "(request ELink with one id= per PMID)", excerpt(etree.tostring(ls)[:300]), i)
+            continue
+        seen = set()
+        for db in ls.iterfind("LinkSetDb"):
+            if (db.findtext("LinkName") or "").strip() != "pubmed_pubmed_refs":
+                continue
+            for x in db.iterfind("Link/Id"):
+                pmid = (x.text or "").strip()
+                if pmid.isdigit() and pmid not in seen and pmid != sources[0]:
+                    seen.add(pmid)
+                    yield ReviewLink(f"pubmed:{sources[0]}", pmid, "reference", "elink_refs", source_file)
 
 
 # --------------------------------------------------------------------------- criteria

@@ -28,7 +28,7 @@ INSTRUCTION = (
 CRITERIA = (("Population", "population"), ("Intervention", "intervention"), ("Comparison", "comparison"),
             ("Outcomes", "outcome"), ("Types of studies", "study_types"), ("Exclusion criteria", "exclusion"))
 _RCT = re.compile(r"randomi[sz]ed|\bRCTs?\b", re.I)
-REFERENCE_SOURCES = {"medline_references", "pmc_references"}
+REFERENCE_SOURCES = {"medline_references", "pmc_references", "elink_refs"}
 
 
 def criteria_names(c: ReviewCriteria) -> list[tuple[str, str]]:
