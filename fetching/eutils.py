@@ -133,30 +133,28 @@ def parse_elink(body: bytes) -> dict[str, dict[str, list[str]]]:
 
 
 # --------------------------------------------------------------------------- validators
-def check_pubmed_set(body: bytes) -> Optional[str]:
-    """None when ``body`` is a complete PubmedArticleSet, else why not."""
+def _check_root(body: bytes, expected: tuple[str, ...]) -> Optional[str]:
+    """None when ``body`` is whole, well-formed XML whose root is one of ``expected``, else why not."""
     try:
         root = _root(body)
     except etree.XMLSyntaxError as e:
         return f"malformed XML: {e}"
-    except ValueError as e:
+    except ValueError as e:  # entity declarations refused
         return str(e)
-    if root.tag != "PubmedArticleSet":
-        err = root.findtext("ERROR") if root.tag == "eFetchResult" else None
-        return f"efetch error: {err.strip()}" if err else f"expected PubmedArticleSet, got <{root.tag}>"
-    return None
+    if root.tag in expected:
+        return None
+    err = root.findtext("ERROR") if root.tag == "eFetchResult" else None
+    return f"efetch error: {err.strip()}" if err else f"expected {expected[0]}, got <{root.tag}>"
+
+
+def check_pubmed_set(body: bytes) -> Optional[str]:
+    """None when ``body`` is a complete PubmedArticleSet, else why not."""
+    return _check_root(body, ("PubmedArticleSet",))
 
 
 def check_pmc_set(body: bytes) -> Optional[str]:
-    try:
-        root = _root(body)
-    except etree.XMLSyntaxError as e:
-        return f"malformed XML: {e}"
-    except ValueError as e:
-        return str(e)
-    if root.tag not in ("pmc-articleset", "article"):
-        return f"expected pmc-articleset, got <{root.tag}>"
-    return None
+    """None when ``body`` is a complete pmc-articleset (or one bare article), else why not."""
+    return _check_root(body, ("pmc-articleset", "article"))
 
 
 def check_elink(body: bytes) -> Optional[str]:

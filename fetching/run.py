@@ -17,7 +17,6 @@ run; the run then exits non-zero. A client error (4xx other than 429) stops the 
 from __future__ import annotations
 
 import datetime
-import io
 import json
 import logging
 import math
@@ -150,7 +149,7 @@ class Fetcher:
         if todo:
             self._save_state()
 
-    def _index_file(self, rel: str) -> dict:
+    def _index_file(self, rel: str, body: Optional[bytes] = None) -> dict:
         from transforms.formats import parse_source
         from transforms.joins.link import registration_nct_ids
         e = {k: [] for k in ("pmids", "deleted", "pmcids", "ncts", "nct_refs", "pmcid_refs", "link_pmids",
@@ -158,7 +157,7 @@ class Fetcher:
         name = rel.rsplit("/", 1)[-1]
         if name.startswith("elink-") or rel.startswith("_state/elink/"):
             try:
-                links = E.parse_elink(self.zone.read(rel))
+                links = E.parse_elink(body if body is not None else self.zone.read(rel))
             except (ValueError, E.EutilsError) as err:
                 log.warning("unreadable ELink file %s: %s", rel, err)
                 return e
@@ -172,7 +171,8 @@ class Fetcher:
             return e
         if rel.startswith("_state/"):
             return e
-        with self.zone.open_read(rel) as f:
+        import io
+        with (io.BytesIO(body) if body is not None else self.zone.open_read(rel)) as f:
             for r in parse_source(f, self.zone.path(rel)):
                 if isinstance(r, Article):
                     e["pmids"].append(r.pmid)
@@ -219,8 +219,7 @@ class Fetcher:
             except HttpStatusError as err:
                 abort.append(err)
             except (RetriesExhausted, InvalidBody) as err:
-                self._dead(f"{stage}:{item[0] if isinstance(item, tuple) else item}", f"fetch.{stage}", err,
-                           getattr(err, "excerpt", ""))
+                self._dead(f"{stage}:{_describe(item)}", f"fetch.{stage}", err, getattr(err, "excerpt", ""))
                 self.progress.add(stage, failed=1)
 
         with ThreadPoolExecutor(max_workers=max(1, self.cfg.workers), thread_name_prefix="fetch") as pool:
@@ -231,7 +230,7 @@ class Fetcher:
 
     def _store(self, rel: str, body: bytes, requested: Optional[tuple[str, list]] = None) -> None:
         self.zone.write(rel, body)
-        entry = self._index_file(rel)
+        entry = self._index_file(rel, body)
         with self._lock:
             self._index[rel] = entry
             self.written.append(rel)
@@ -504,6 +503,15 @@ class Fetcher:
                   "failed_requests": self.failed, "aborted": redact(str(aborted)) if aborted else None}
         self.zone.write_json(f"_state/reports/{run_id}.json", report)
         return report
+
+
+def _describe(item) -> str:
+    """A short name of a work item for a dead letter: a raw-zone name, or the first ids of a batch."""
+    if isinstance(item, tuple):
+        return str(item[0])
+    if isinstance(item, list):
+        return ",".join(item[:3]) + (f",… ({len(item)} ids)" if len(item) > 3 else "")
+    return str(item)
 
 
 def _id_order(x: str):

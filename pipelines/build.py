@@ -92,16 +92,18 @@ def build(p: beam.Pipeline, options: BuildOptions) -> dict:
 
     link_rows = (studies["link_rows"], reviews["link_rows"]) | "AllLinkRows" >> beam.Flatten()
     unresolved = (studies["unresolved"], reviews["unresolved"]) | "AllUnresolved" >> beam.Flatten()
-    records | "WriteTaskShards" >> WriteTaskShards(out, shards)
-    articles | "WriteArticles" >> WriteTable(out, "articles", Article, shards)
-    fulltexts | "WriteFullTexts" >> WriteTable(out, "fulltexts", FullText, shards)
-    trials.trials | "WriteTrials" >> WriteTable(out, "trials", Trial, shards)
-    link_rows | "WriteLinks" >> WriteTable(out, "links", Link, shards)
-    input_links | "WriteReviewLinks" >> WriteTable(out, "review_links", ReviewLink, shards)
-    input_criteria | "WriteCriteria" >> WriteTable(out, "criteria", ReviewCriteria, shards)
-    deletions | "WriteDeletions" >> WriteTable(out, "deletions", DeletedCitation, shards)
-    parsed.dead_letters | "WriteDeadLetters" >> WriteJsonLines(out, "dead_letter")
-    unresolved | "WriteUnresolved" >> WriteJsonLines(out, "unresolved")
+    written = (
+        records | "WriteTaskShards" >> WriteTaskShards(out, shards),
+        articles | "WriteArticles" >> WriteTable(out, "articles", Article, shards),
+        fulltexts | "WriteFullTexts" >> WriteTable(out, "fulltexts", FullText, shards),
+        trials.trials | "WriteTrials" >> WriteTable(out, "trials", Trial, shards),
+        link_rows | "WriteLinks" >> WriteTable(out, "links", Link, shards),
+        input_links | "WriteReviewLinks" >> WriteTable(out, "review_links", ReviewLink, shards),
+        input_criteria | "WriteCriteria" >> WriteTable(out, "criteria", ReviewCriteria, shards),
+        deletions | "WriteDeletions" >> WriteTable(out, "deletions", DeletedCitation, shards),
+        parsed.dead_letters | "WriteDeadLetters" >> WriteJsonLines(out, "dead_letter"),
+        unresolved | "WriteUnresolved" >> WriteJsonLines(out, "unresolved"),
+    ) | "AllWrittenFiles" >> beam.Flatten()
 
     counts = (
         _counts(articles, "CountArticles", lambda _: "tables.articles"),
@@ -115,7 +117,7 @@ def build(p: beam.Pipeline, options: BuildOptions) -> dict:
             "review_publication_types": list(review_types), "topic_negatives": options.topic_negatives}
     if options.previous_snapshot:
         opts["previous_snapshot"] = options.previous_snapshot
-    manifest = (counts, records) | "WriteManifest" >> WriteManifest(out, inputs, opts)
+    manifest = (counts, records, written) | "WriteManifest" >> WriteManifest(out, inputs, opts)
     return {"records": records, "articles": articles, "fulltexts": fulltexts, "trials": trials.trials,
             "links": link_rows, "unresolved": unresolved, "dead_letters": parsed.dead_letters,
             "review_bundles": review_bundles, "study_bundles": studies["bundles"], "manifest": manifest}

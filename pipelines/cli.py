@@ -103,6 +103,10 @@ def _refresh(argv: list[str]) -> int:
     if summary["status"] == "up_to_date":
         print(f"Snapshot {summary.get('as_of')} is already complete; nothing to do.")
         return 0
+    if summary["status"] == "submitted":
+        print(f"Snapshot {summary['as_of']}: build job submitted ({summary['job_state']}); the job marks "
+              f"snapshots/{summary['as_of']}/_SUCCESS and moves the watermarks when it finishes.")
+        return 0
     d = summary["records"]
     print(f"Snapshot {summary['as_of']} ({summary['status']}): {summary['total_records']} records "
           f"(+{d['added']} new, -{d['removed']} gone, {d['unchanged']} unchanged since "

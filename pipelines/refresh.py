@@ -14,15 +14,15 @@ One refresh: (1) fetch the PubMed modification-date window after the watermark (
 files numbered above it), updates of every tracked trial (``AREA[LastUpdatePostDate]RANGE[...]``)
 and whatever the new records point to; (2) build the new snapshot from the previous snapshot's
 tables plus only the raw files the previous snapshot had not read (deleted citations and withdrawn
-trials drop out in the build's latest-record rules); (3) record the record-id diff against the
-previous snapshot; (4) mark the snapshot complete, then move the watermarks. Earlier snapshots are
+trials drop out in the build's latest-record rules); (3) in the same pipeline, once every file is written,
+record the record-id diff against the previous snapshot, mark the snapshot complete, then move the
+watermarks (``transforms/snapshot.py``). Earlier snapshots are
 never touched. Rerunning after an interruption is safe: the fetch resumes, an incomplete snapshot
 folder is rebuilt from scratch, and a complete one only has its watermarks written.
 """
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import sys
 
@@ -37,9 +37,9 @@ from fetching.run import Fetcher
 from pipelines.build import SOURCE_DIRS, build, prepare_options
 from pipelines.fetch import fetch_config, pop_api_key
 from pipelines.options import BuildOptions, FetchOptions, RefreshOptions
+from transforms.snapshot import WATERMARKS, FinalizeSnapshot
 
 log = logging.getLogger("leadsinstruct.refresh")
-WATERMARKS = "state/watermarks.json"
 
 
 class RefreshError(RuntimeError):
@@ -61,26 +61,6 @@ def delta_window(watermarks: dict, as_of: str, since: str | None) -> tuple[str |
 
 def snapshot_complete(root: RawZone, day: str) -> bool:
     return root.exists(f"snapshots/{day}/_SUCCESS")
-
-
-def record_ids(snapshot: str) -> dict[str, set]:
-    """{task: record ids} of a snapshot's task shards."""
-    import pyarrow.parquet as pq
-    out: dict[str, set] = {}
-    for m in FileSystems.match([f"{snapshot.rstrip('/')}/tasks/task=*/*.parquet"])[0].metadata_list:
-        task = m.path.split("/task=", 1)[1].split("/", 1)[0]
-        with FileSystems.open(m.path) as f:
-            out.setdefault(task, set()).update(pq.read_table(f, columns=["id"]).column(0).to_pylist())
-    return out
-
-
-def record_diff(previous: dict[str, set], current: dict[str, set]) -> dict:
-    tasks = sorted(set(previous) | set(current))
-    per = {}
-    for t in tasks:
-        a, b = previous.get(t, set()), current.get(t, set())
-        per[t] = {"added": len(b - a), "removed": len(a - b), "unchanged": len(a & b)}
-    return {"tasks": per, **{k: sum(v[k] for v in per.values()) for k in ("added", "removed", "unchanged")}}
 
 
 def run(argv=None, progress_stream=None) -> dict:
@@ -135,7 +115,9 @@ def run(argv=None, progress_stream=None) -> dict:
         raise RefreshError(f"{fetch_report['failed_requests']} requests failed (see "
                            f"{fetch_report['dead_letter_file']}); run the refresh again to resume")
 
-    # 2. build the snapshot from the previous one plus the raw files it had not read
+    # 2. build the snapshot from the previous one plus the raw files it had not read; the pipeline
+    #    itself marks the snapshot complete and moves the watermarks (FinalizeSnapshot), so this
+    #    also holds when the launcher does not wait for the job (Flex Template)
     raw = RawZone(root.path("raw"))
     all_files = [raw.path(f) for f in raw.list() if f.split("/", 1)[0] in SOURCE_DIRS]
     previous = root.path(f"snapshots/{current}") if current else None
@@ -147,31 +129,24 @@ def run(argv=None, progress_stream=None) -> dict:
         FileSystems.delete([snap])  # an interrupted earlier attempt: rebuild it whole
     root.write(f"{snap_rel}/input_files.txt", "\n".join(sorted(consumed | set(new_files))).encode("utf-8"))
     root.write(f"{snap_rel}/new_input_files.txt", "\n".join(new_files).encode("utf-8"))
-    build_argv = [a for a in argv if not a.startswith("--input_root")] + [
+    build_argv = list(argv) + [
         "--input_root", root.path("raw"), "--input_list", root.path(f"{snap_rel}/new_input_files.txt"),
         "--output", snap, "--snapshot_date", as_of]
     if previous:
         build_argv += ["--previous_snapshot", previous]
     bopts = prepare_options(build_argv)
-    p = beam.Pipeline(options=bopts)
-    build(p, bopts.view_as(BuildOptions))
-    result = p.run()
-    result.wait_until_finish()
-
-    # 3. what changed, recorded beside the manifest
-    diff = record_diff(record_ids(previous) if previous else {}, record_ids(snap))
-    manifest = json.loads(root.read(f"{snap_rel}/manifest.json"))
     summary = {"as_of": as_of, "previous_snapshot": current, "window": {"from": start, "to": to},
-               "new_raw_files": len(new_files), "records": diff, "total_records": manifest["total_records"],
-               "fetch": {k: fetch_report[k] for k in ("files_written", "dead_letters", "seconds")},
-               "watermarks": new_wm}
-    manifest["refresh"] = {k: v for k, v in summary.items() if k != "watermarks"}
-    root.write(f"{snap_rel}/manifest.json", json.dumps(manifest, indent=2).encode("utf-8"))
-    root.write_json(f"{snap_rel}/refresh.json", summary)
-    root.write(f"{snap_rel}/_SUCCESS", b"")
-    # 4. only now move the watermarks
-    _commit(root, new_wm)
-    return {**summary, "status": "refreshed"}
+               "new_raw_files": len(new_files),
+               "fetch": {k: fetch_report[k] for k in ("files_written", "dead_letters", "seconds")}}
+    p = beam.Pipeline(options=bopts)
+    outputs = build(p, bopts.view_as(BuildOptions))
+    outputs["manifest"] | "FinalizeSnapshot" >> FinalizeSnapshot(ropts.root, as_of, current, summary, new_wm)
+    result = p.run()
+    state = result.wait_until_finish()
+    if not snapshot_complete(root, as_of):
+        # a runner that returns before the job ends (a Flex Template launch): the job finishes it
+        return {**summary, "status": "submitted", "job_state": str(state)}
+    return {**root.read_json(f"{snap_rel}/refresh.json"), "status": "refreshed"}
 
 
 def _commit(root: RawZone, watermarks: dict) -> None:

@@ -24,3 +24,12 @@ def open_bytes(path: Path) -> io.BufferedIOBase:
     if path.suffix == ".gz":
         return gzip.open(path, "rb")
     return open(path, "rb")
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory) -> Path:
+    """The embedded sample corpus, generated once per test session."""
+    from synth.sample import write_sample_corpus
+    d = tmp_path_factory.mktemp("sample")
+    write_sample_corpus(str(d))
+    return d

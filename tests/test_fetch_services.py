@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import glob
+import io
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ import pytest
 
 from tests.fakeservices import FakeServices, World, world_from_corpus
 from fetching.http import FetchError
-from fetching.run import FetchAborted, FetchConfig, Fetcher
+from fetching.run import FetchConfig, Fetcher
 from schemas.records import Article, FullText, ReviewLink, Trial
 from transforms.formats import parse_source
 from transforms.joins.link import registration_nct_ids
@@ -29,14 +30,6 @@ from transforms.pubmed.parse import parse_pubmed
 
 REPO = Path(__file__).resolve().parents[1]
 QUERY = "systematic review[pt]"
-
-
-@pytest.fixture(scope="module")
-def sample_dir(tmp_path_factory):
-    from synth.sample import write_sample_corpus
-    d = tmp_path_factory.mktemp("sample")
-    write_sample_corpus(str(d))
-    return d
 
 
 @pytest.fixture()
@@ -82,13 +75,11 @@ def expected(world: World, raw: Path, query_type: str = "systematic review"):
     pmcids = pmcids_wanted & set(world.fulltexts)
     ncts_wanted = set()
     for p in pmids:
-        import io
         for a in parse_pubmed(io.BytesIO(b"<PubmedArticleSet>" + world.citations[p].xml + b"</PubmedArticleSet>"),
                               "x"):
             ncts_wanted |= set(a.nct_ids) | set(a.text_nct_ids)
     from transforms.pmc.parse import parse_jats
     for pmc in pmcids:
-        import io
         for f in parse_jats(io.BytesIO(world.fulltexts[pmc]), "x"):
             if isinstance(f, FullText):
                 ncts_wanted |= set(registration_nct_ids(f))

@@ -8,7 +8,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from schemas.records import DeletedCitation, FullText, Reference, ReviewLink, Section, TrialReference
+from schemas.records import DeletedCitation, FullText, ReviewLink, Section, TrialReference
 from tests.test_tasks import make_article, make_trial
 from transforms.joins import link as L
 from transforms.joins.transforms import (JoinReviewStudies, JoinStudyTrials, SelectLatestArticles,

@@ -12,8 +12,6 @@ import glob
 import gzip
 import hashlib
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -21,19 +19,12 @@ import pytest
 from lxml import etree
 
 from tests.fakeservices import FakeServices, world_from_corpus
+from tests.test_fetch_services import new_raw
 from tests.test_build_pipeline import run_build
 from pipelines import refresh as R
 
 DAY1, DAY2 = "2026-11-02", "2026-11-03"
 QUERY = "systematic review[pt]"
-
-
-@pytest.fixture(scope="module")
-def sample_dir(tmp_path_factory):
-    from synth.sample import write_sample_corpus
-    d = tmp_path_factory.mktemp("sample")
-    write_sample_corpus(str(d))
-    return d
 
 
 def day1_world(sample_dir):
@@ -109,11 +100,8 @@ def refresh(root: Path, s: FakeServices, as_of: str, *extra):
 
 
 def new_root(tmp_path: Path, sample_dir: Path) -> Path:
-    root = tmp_path / "root"
-    (root / "raw" / "links").mkdir(parents=True)
-    for f in (sample_dir / "links").iterdir():
-        shutil.copy(f, root / "raw" / "links" / f.name)
-    return root
+    """A refresh root whose raw zone holds the sample's link tables."""
+    return new_raw(tmp_path / "root", sample_dir).parent
 
 
 def tree_hashes(d: Path) -> dict:
@@ -253,18 +241,19 @@ def test_an_interrupted_refresh_can_be_run_again(tmp_path, sample_dir, two_days,
             refresh(root, s, DAY2, "--max_attempts", "3")
         assert not (root / "snapshots" / DAY2).exists()
         assert (root / "state/watermarks.json").read_text() == before
-        # 2. the machine stops after the build, before the snapshot is marked complete
-        real = R.record_ids
+        # 2. the job dies after writing the snapshot's files, before marking it complete
+        import transforms.snapshot as S
+        real = S.record_ids
         calls = []
 
         def crash(snapshot):
             calls.append(snapshot)
             if len(calls) == 1:
-                raise KeyboardInterrupt("machine stopped")
+                raise RuntimeError("worker lost")
             return real(snapshot)
 
-        monkeypatch.setattr(R, "record_ids", crash)
-        with pytest.raises(KeyboardInterrupt):
+        monkeypatch.setattr(S, "record_ids", crash)
+        with pytest.raises(Exception, match="worker lost"):
             refresh(root, s, DAY2)
         assert (root / "snapshots" / DAY2 / "manifest.json").exists()
         assert not (root / "snapshots" / DAY2 / "_SUCCESS").exists()
@@ -293,3 +282,22 @@ def test_a_refresh_with_an_api_key_never_writes_or_logs_it(tmp_path, sample_dir,
     for f in root.rglob("*"):
         if f.is_file():
             assert secret.encode() not in f.read_bytes(), f
+
+
+def test_a_job_finishing_late_does_not_move_the_watermarks_back(tmp_path):
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from transforms.snapshot import FinalizeSnapshot
+    root = tmp_path / "root"
+    (root / "state").mkdir(parents=True)
+    (root / "snapshots" / DAY1).mkdir(parents=True)
+    newer = {"snapshot": "2026-11-05", "snapshots": [DAY1, "2026-11-05"]}
+    (root / "state/watermarks.json").write_text(json.dumps(newer))
+    manifest = {"total_records": 0, "tasks": {}}
+    p = TestPipeline(runner="FnApiRunner")
+    (p | beam.Create([manifest])
+     | FinalizeSnapshot(str(root), DAY1, None, {"as_of": DAY1}, {"snapshot": DAY1, "snapshots": [DAY1]}))
+    p.run().wait_until_finish()
+    assert (root / "snapshots" / DAY1 / "_SUCCESS").exists()
+    assert json.loads((root / "snapshots" / DAY1 / "refresh.json").read_text())["records"]["added"] == 0
+    assert json.loads((root / "state/watermarks.json").read_text()) == newer

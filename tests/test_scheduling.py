@@ -241,8 +241,8 @@ print("RESULT " + json.dumps(out, sort_keys=True))
 """
 
 
-@pytest.fixture(scope="module")
 def airflow_python() -> str:
+    """The Airflow venv's python; a missing venv fails the test (unless LEADSINSTRUCT_SKIP_AIRFLOW=1)."""
     if os.environ.get("LEADSINSTRUCT_SKIP_AIRFLOW") == "1":
         pytest.skip("LEADSINSTRUCT_SKIP_AIRFLOW=1")
     python = os.environ.get("LEADSINSTRUCT_AIRFLOW_PYTHON") or str(REPO / ".venv-airflow" / "bin" / "python")
@@ -264,8 +264,8 @@ def airflow_env(home: Path, **extra) -> dict:
     return {**env, **extra}
 
 
-def test_airflow_parses_the_dag(airflow_python, tmp_path):
-    proc = subprocess.run([airflow_python, "-c", PARSE_DAG, str(DAG_FILE)], env=airflow_env(tmp_path / "airflow"),
+def test_airflow_parses_the_dag(tmp_path):
+    proc = subprocess.run([airflow_python(), "-c", PARSE_DAG, str(DAG_FILE)], env=airflow_env(tmp_path / "airflow"),
                           capture_output=True, text=True, timeout=90)
     assert proc.returncode == 0, proc.stderr[-3000:]
     [line] = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
@@ -321,7 +321,7 @@ print("Snapshot 2026-11-25 (refreshed)")
 """
 
 
-def test_airflow_runs_refresh_locally_with_the_key_in_its_environment(airflow_python, tmp_path):
+def test_airflow_runs_refresh_locally_with_the_key_in_its_environment(tmp_path):
     """``airflow dags test`` runs the DAG for one logical date: the branch picks the local runner and
     the operator starts the project's Python on pipelines/refresh.py (here a stand-in)."""
     project = tmp_path / "project"
@@ -333,7 +333,7 @@ def test_airflow_runs_refresh_locally_with_the_key_in_its_environment(airflow_py
                       LEADSINSTRUCT_PROJECT_DIR=str(project), LEADSINSTRUCT_PYTHON=sys.executable,
                       AIRFLOW_VAR_LEADSINSTRUCT_ROOT=str(tmp_path / "root"),
                       AIRFLOW_VAR_LEADSINSTRUCT_NCBI_API_KEY=KEY)
-    airflow = [airflow_python, "-m", "airflow"]
+    airflow = [airflow_python(), "-m", "airflow"]
     migrate = subprocess.run([*airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=120)
     assert migrate.returncode == 0, migrate.stdout[-3000:] + migrate.stderr[-3000:]
     run = subprocess.run([*airflow, "dags", "test", "leadsinstruct_refresh", "2026-11-25"], env=env,

@@ -5,7 +5,7 @@ import dataclasses
 import json
 
 from schemas.records import (Article, ArmGroup, Category, Denom, DenomCount, Design, Eligibility, FullText, Group,
-                             Intervention, Measure, MeasureClass, Measurement, MeshHeading, Outcome, ReviewBundle,
+                             Intervention, Measure, MeasureClass, Measurement, Outcome, ReviewBundle,
                              ReviewCriteria, ReviewStudy, Results, Section, StudyBundle, StudySummary, Table, Trial,
                              TrialBrief)
 from transforms.tasks.arm_design import build_arm_design

@@ -4,8 +4,9 @@ Composites:
 - ``WriteTaskShards(output)``: TaskRecord → ``<output>/tasks/task=<name>/part-SSSSS-of-NNNNN.parquet``.
 - ``WriteTable(output, name, cls)``: record dataclass → ``<output>/tables/<name>/part-*.parquet``.
 - ``WriteJsonLines(output, name)``: dataclass → ``<output>/<name>/part-*.jsonl``.
-- ``WriteManifest(output, inputs, options)``: (name, count) pairs and TaskRecords →
-  ``<output>/manifest.json`` and ``<output>/stats.json``.
+- ``WriteManifest(output, inputs, options)``: (name, count) pairs, TaskRecords and the written file
+  names → ``<output>/manifest.json`` and ``<output>/stats.json``, written once every file is final.
+Each writer returns the PCollection of the file names it wrote (str).
 """
 from __future__ import annotations
 
@@ -39,10 +40,11 @@ class WriteTaskShards(beam.PTransform):
 
     def expand(self, records):
         parts = records | "ByTask" >> beam.Partition(lambda r, n: TASKS.index(r.task), len(TASKS))
-        for task, part in zip(TASKS, parts):
-            (part | f"ToRow_{task}" >> beam.Map(to_row)
-             | f"Write_{task}" >> _parquet(f"{self._output}/tasks/task={task}/part", TaskRecord, self._num_shards))
-        return records
+        written = [part | f"ToRow_{task}" >> beam.Map(to_row)
+                   | f"Write_{task}" >> _parquet(f"{self._output}/tasks/task={task}/part", TaskRecord,
+                                                 self._num_shards)
+                   for task, part in zip(TASKS, parts)]
+        return written | "AllTaskFiles" >> beam.Flatten()
 
 
 class WriteTable(beam.PTransform):
@@ -140,7 +142,7 @@ class _WriteJsonFn(beam.DoFn):
     def __init__(self, output: str, inputs: list[str], options: dict):
         self._output, self._inputs, self._options = output.rstrip("/"), inputs, options
 
-    def process(self, _, counts, stats):
+    def process(self, _, counts, stats, written):
         counts = _nest(counts)
         tasks = {t: stats.get(t, {}).get("records", 0) for t in TASKS}
         manifest = {
@@ -148,7 +150,7 @@ class _WriteJsonFn(beam.DoFn):
             "tasks": tasks, "total_records": sum(tasks.values()), "tables": counts.get("tables", {}),
             "dead_letters": counts.get("dead_letters", {}),
             "dead_letters_total": sum(counts.get("dead_letters", {}).values()),
-            "unresolved": counts.get("unresolved", {}),
+            "unresolved": counts.get("unresolved", {}), "files_written": len(written),
             "layout": {"tasks": "tasks/task=<task>/part-*.parquet", "tables": "tables/<name>/part-*.parquet",
                        "dead_letters": "dead_letter/part-*.jsonl", "unresolved": "unresolved/part-*.jsonl"},
         }
@@ -159,17 +161,18 @@ class _WriteJsonFn(beam.DoFn):
 
 
 class WriteManifest(beam.PTransform):
-    """((name, count) pairs, TaskRecords) → manifest.json + stats.json; emits the manifest dict."""
+    """((name, count) pairs, TaskRecords, written file names) → manifest.json + stats.json, after
+    every output file is final (the file names are a side input); emits the manifest dict."""
 
     def __init__(self, output: str, inputs: list[str], options: dict):
         super().__init__()
         self._output, self._inputs, self._options = output, inputs, options
 
     def expand(self, pcolls):
-        counts, records = pcolls
+        counts, records, written = pcolls
         totals = counts | "SumCounts" >> beam.CombinePerKey(sum)
         stats = records | "TaskStats" >> beam.CombineGlobally(TaskStatsFn())
         return (counts.pipeline | "Once" >> beam.Create([None])
                 | "WriteManifestJson" >> beam.ParDo(
                     _WriteJsonFn(self._output, self._inputs, self._options),
-                    beam.pvalue.AsList(totals), beam.pvalue.AsSingleton(stats)))
+                    beam.pvalue.AsList(totals), beam.pvalue.AsSingleton(stats), beam.pvalue.AsList(written)))
