@@ -5,9 +5,9 @@ the ClinicalTrials.gov records they point to, plus bulk files → the raw zone.
 Stages, each skipping what the raw zone already holds:
 
 1. bulk files by URL (then updates of tracked trials, in a refresh);  2. PubMed search (esearch ``usehistory=y`` + efetch pages);
-3. PubMed records named by link tables, ``--pmids`` or a build's unresolved list (reviews first);
+3. reviews named by link tables (efetch by PMID);
 4. ELink ``pubmed_pubmed_refs`` for every review → ``links/<day>/elink-refs-*.xml``;
-5. the cited studies (efetch by PMID);  6. ELink ``pubmed_pmc`` for records without a PMCID;
+5. the cited and linked studies, ``--pmids`` and a build's unresolved list (efetch by PMID);  6. ELink ``pubmed_pmc`` for records without a PMCID;
 7. PMC full texts (efetch ``db=pmc``);  8. CT.gov records by NCT id;  9. a CT.gov query.
 
 Failures never stop other requests: a request that exhausts its retries, or whose body stays
@@ -455,11 +455,13 @@ class Fetcher:
                 reviews |= set(self.search_pubmed())
             un_pmids, un_ncts = self.unresolved_keys()
             reviews |= self._all("link_reviews", "links/")
-            self.fetch_ids("pubmed.reviews", "pubmed", sorted(reviews | set(cfg.pmids)), cfg.ids_batch)
+            self.fetch_ids("pubmed.reviews", "pubmed", sorted(reviews), cfg.ids_batch)
             if "references" in cfg.follow and reviews:
                 self.elink("elink.refs", "pubmed_pubmed_refs", sorted(reviews & self._all("pmids", "pubmed/")))
+            named = set(cfg.pmids) | un_pmids  # asked for by name: fetched whatever --follow says
             if "studies" in cfg.follow:
-                self.fetch_ids("pubmed.studies", "pubmed", self._all("link_pmids") | un_pmids, cfg.ids_batch)
+                named |= self._all("link_pmids")
+            self.fetch_ids("pubmed.studies", "pubmed", named, cfg.ids_batch)
             if "fulltext" in cfg.follow:
                 with_pmc = self._all("pmcid_refs")
                 pubmed_pmids = self._all("pmids", "pubmed/")

@@ -56,17 +56,23 @@ def config(raw: Path, services: FakeServices, tmp_path: Path, **kw) -> FetchConf
 
 
 # --------------------------------------------------------------------------- expectations
-def expected(world: World, raw: Path, query_type: str = "systematic review"):
-    """(PMIDs, PMCIDs, NCT ids) a complete fetch must hold, and the keys it must report missing."""
-    reviews = {p for p, c in world.citations.items() if query_type in c.publication_types}
+def link_keys(raw: Path) -> tuple[set, set]:
+    """(review PMIDs, study PMIDs) named by the user's link tables in ``raw/links``."""
     link_reviews, link_pmids = set(), set()
-    for f in sorted(p for p in (raw / "links").glob("*") if p.is_file()):  # the user's link tables
+    for f in sorted(p for p in (raw / "links").glob("*") if p.is_file()):
         with open(f, "rb") as fh:
             for r in parse_source(fh, str(f)):
                 if isinstance(r, ReviewLink):
                     link_pmids.add(r.pmid)
                     if r.review_id.startswith("pubmed:"):
                         link_reviews.add(r.review_id.split(":", 1)[1])
+    return link_reviews, link_pmids
+
+
+def expected(world: World, raw: Path, query_type: str = "systematic review"):
+    """(PMIDs, PMCIDs, NCT ids) a complete fetch must hold, and the keys it must report missing."""
+    reviews = {p for p, c in world.citations.items() if query_type in c.publication_types}
+    link_reviews, link_pmids = link_keys(raw)
     all_reviews = reviews | link_reviews
     refs = {ref for r in all_reviews if r in world.citations for ref in world.citations[r].references}
     wanted = all_reviews | refs | link_pmids
@@ -373,3 +379,23 @@ def test_shared_corpus_records_served_with_faults(tmp_path, corpus):
         reviews = {p for p, c in world.citations.items() if "systematic review" in c.publication_types}
         assert reviews <= pmids and len(reviews) >= 3
         assert s.max_in_window(("esearch", "efetch", "elink"), 1.0) <= 10
+
+
+def test_fetch_takes_what_a_build_could_not_resolve(tmp_path, sample_dir, sample_world):
+    """A build over the link tables alone lists every linked study as unresolved; a fetch fed with
+    that list gets exactly those PMIDs (and reports the ones the services do not have)."""
+    from tests.test_build_pipeline import run_build
+    raw = new_raw(tmp_path, sample_dir)
+    manifest, _ = run_build(raw, tmp_path / "out")
+    unresolved = {json.loads(line)["key"] for f in glob.glob(f"{tmp_path}/out/unresolved/*.jsonl")
+                  for line in open(f) if json.loads(line)["kind"] == "study_text"}
+    assert len(unresolved) == manifest["unresolved"]["study_text"] > 0
+    with FakeServices(sample_world) as s:
+        Fetcher(config(raw, s, tmp_path, pubmed_query=None, follow=(),
+                       from_unresolved=str(tmp_path / "out"))).run()
+        asked = {i for h in s.hits_of("efetch") for i in h.params["id"].split(",")}
+    pm, _, _ = raw_contents(raw)
+    wanted = unresolved | link_keys(raw)[0]  # and the reviews the link tables name (always fetched)
+    assert asked == wanted
+    assert set(pm) == wanted & set(sample_world.citations) and all(n == 1 for n in pm.values())
+    assert dead_letter_keys(raw) == {("fetch.pubmed", p) for p in wanted - set(sample_world.citations)}

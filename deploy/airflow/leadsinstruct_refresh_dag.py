@@ -4,7 +4,7 @@
 
 * ``refresh_local``    FnApiRunner: the whole refresh runs as a subprocess of the Airflow worker.
 * ``refresh_dataflow`` DataflowRunner: the fetch stage runs on the worker, the build runs on
-  Dataflow, and refresh finishes the snapshot on the worker once the job is done.
+  Dataflow; the job's last step marks the snapshot complete and moves the watermarks.
 
 Both run ``pipelines/refresh.py --root=<leadsinstruct_root> --as_of=<logical date>`` with the
 project's own Python (Airflow and Beam 2.77 do not share one environment). The NCBI api key is
@@ -76,10 +76,10 @@ def prepare_dataflow_launch(context) -> None:
     """``export_ncbi_api_key``, and keep Beam's INFO lines out of the launcher's output.
 
     The operator stops reading the launcher as soon as a line names the Dataflow job id (Beam
-    logs it at INFO) and then follows the job through the API alone. refresh finishes the
-    snapshot (record diff, manifest, _SUCCESS, watermarks) in the launcher after the job ends,
-    so the task must wait for the launcher itself: at WARNING the id line never appears, the
-    operator waits for the process to exit and then checks the job's final state by its name.
+    logs it at INFO) and then follows the job through the API alone; the launcher, still
+    running, would then fail on its next write to the closed pipe and lose its summary. At
+    WARNING the id line never appears: the operator waits for the process to exit (refresh waits
+    for the job and prints what changed) and then checks the job's final state by its name.
     """
     export_ncbi_api_key(context)
     os.environ["LEADSINSTRUCT_LOG_LEVEL"] = "WARNING"
