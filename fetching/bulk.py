@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 from typing import Optional
-from urllib.parse import urljoin, urlparse
+from urllib.parse import urljoin, urlparse, urlsplit, urlunsplit
 
 MEDLINE_FILE = re.compile(r"pubmed\d{2}n(\d{4})\.xml\.gz$")
 _HREF = re.compile(r'href="([^"]+)"', re.I)
@@ -44,14 +44,30 @@ def file_name(url: str) -> str:
     return name
 
 
-def medline_files_in_listing(html: bytes, base_url: str, after: Optional[int] = None) -> list[tuple[int, str]]:
-    """(file number, absolute URL) of MEDLINE files in an index page, numbered above ``after``."""
+def medline_files_in_listing(html: bytes, base_url: str) -> list[tuple[str, str]]:
+    """(file name, absolute URL) of the MEDLINE files an index page lists, in (year, number) order.
+
+    Numbering restarts with each year's baseline (``pubmed26n…`` after ``pubmed25n…``), so files
+    are told apart by name, never by number alone.
+    """
     out = {}
     for href in _HREF.findall(html.decode("utf-8", "replace")):
         m = MEDLINE_FILE.search(href)
-        if m and (after is None or int(m.group(1)) > after):
-            out[int(m.group(1))] = urljoin(base_url if base_url.endswith("/") else base_url + "/", href)
-    return sorted(out.items())
+        if m:
+            name = href.rsplit("/", 1)[-1]
+            out[name] = urljoin(base_url if base_url.endswith("/") else base_url + "/", href)
+    return sorted(out.items(), key=lambda kv: _medline_order(kv[0]))
+
+
+def _medline_order(name: str) -> tuple[int, int]:
+    m = re.search(r"pubmed(\d{2})n(\d{4})", name)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+def md5_url(url: str) -> str:
+    """Where a file's published checksum would be: ``.md5`` added to the path (query kept)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=parts.path + ".md5"))
 
 
 def parse_md5(body: bytes) -> Optional[str]:

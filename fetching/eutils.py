@@ -14,6 +14,7 @@ from lxml import etree
 from transforms.textutil import safe_fromstring
 
 DEFAULT_BASE = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
+MAX_IDS = 9999  # PubMed esearch returns at most this many records of one search
 
 
 @dataclass(frozen=True)

@@ -77,10 +77,12 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if _SECRETS:
-            record.msg = redact(str(record.msg))
-            if record.args:
-                args = record.args if isinstance(record.args, tuple) else (record.args,)
-                record.args = tuple(redact(a) if isinstance(a, str) else a for a in args)
+            try:
+                message = record.getMessage()
+            except (TypeError, ValueError):
+                message = str(record.msg)
+            if any(s in message for s in list(_SECRETS)):
+                record.msg, record.args = redact(message), None  # the formatted line, cleaned
         return True
 
 
@@ -100,6 +102,8 @@ class RateLimiter:
     ``flock``, so several processes on one machine share one limit.
     """
 
+    KEEP = 10.0  # seconds of start history kept in the shared state
+
     def __init__(self, rate: float, margin: float = 0.05, lock_file: Optional[str] = None,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
         if rate <= 0:
@@ -116,18 +120,17 @@ class RateLimiter:
             os.makedirs(os.path.dirname(os.path.abspath(lock_file)), exist_ok=True)
 
     def _reserve(self, starts: list[float], not_before: float) -> tuple[list[float], float]:
-        """(updated window log, seconds to wait) for one new request start."""
+        """(updated start log, seconds to wait) for one new request start."""
         now = self._clock()
-        starts = [t for t in starts if t > now - self._window]
-        if len(starts) < self._burst:
-            at = now
-        else:
-            at = starts[-self._burst] + self._window
+        # the shared log keeps every start of the last KEEP seconds, not only this limiter's
+        # burst: processes sharing the file with different rates each apply their own rule to it
+        starts = [t for t in starts if t > now - max(self.KEEP, self._window)]
+        recent = [t for t in starts if t > now - self._window]
+        at = now if len(recent) < self._burst else recent[-self._burst] + self._window
         at = max(at, not_before)
-        # a reservation in the future counts as a start: later callers queue behind it
-        starts.append(at)
+        starts.append(at)  # a reservation in the future counts as a start: later callers queue behind it
         starts.sort()
-        return starts[-self._burst:], max(0.0, at - now)
+        return starts, max(0.0, at - now)
 
     def _with_state(self, update):
         """Run ``update(starts, not_before) -> (starts, not_before, result)`` on the shared state."""
@@ -263,8 +266,8 @@ class HttpClient:
                 validate: Optional[Validator] = None, stream_to=None) -> bytes:
         """The body of a successful response (validated), after retries; see module doc.
 
-        With ``stream_to`` (a binary file object) the body is written there in chunks and
-        ``b""`` is returned; the caller validates the file.
+        With ``stream_to`` (a seekable binary file object) the body is written there in chunks and
+        ``b""`` is returned; each attempt starts the file over; the caller validates the file.
         """
         policy = self.policy
         last = ""
@@ -283,6 +286,9 @@ class HttpClient:
                 try:
                     status = resp.status_code
                     if status == 200:
+                        if stream_to is not None:  # a retry starts the file over
+                            stream_to.seek(0)
+                            stream_to.truncate()
                         try:
                             body = self._read(resp, stream_to)
                         except (requests.ConnectionError, requests.Timeout,
@@ -299,9 +305,9 @@ class HttpClient:
                             self.stats.add("invalid_body")
                             if attempt == policy.max_attempts:
                                 raise InvalidBody(self._show(url), attempt, reason,
-                                                  redact(body[:300].decode("utf-8", "replace")))
+                                                  redact(body[:2000].decode("utf-8", "replace"))[:300])
                     elif status in RETRY_STATUSES:
-                        text = redact(resp.text[:300]) if not stream_to else ""
+                        text = redact(resp.text)[:300] if not stream_to else ""
                         last = f"HTTP {status} {text}".strip()
                         self.stats.add(f"http_{status}")
                         wait = parse_retry_after(resp.headers.get("Retry-After"))
@@ -312,7 +318,7 @@ class HttpClient:
                             self.limiter.pause(wait)  # the server's word holds for every worker
                     else:
                         self.stats.add(f"http_{status}")
-                        raise HttpStatusError(status, self._show(url), redact(resp.text[:500]))
+                        raise HttpStatusError(status, self._show(url), redact(resp.text)[:500])
                 finally:
                     resp.close()
             if attempt == policy.max_attempts:

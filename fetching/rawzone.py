@@ -24,7 +24,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
+import uuid
 from typing import IO, Iterator, Optional
 
 
@@ -121,6 +123,28 @@ class RawZone:
             FileSystems.delete([p])
 
 
+def delete_tree(path: str) -> int:
+    """Delete a file or a whole folder, local or ``gs://`` (where a folder is only a name prefix,
+    so its objects are listed and deleted one by one). Returns how many files were deleted."""
+    path = path.rstrip("/")
+    if _is_local(path):
+        if os.path.isdir(path):
+            n = sum(len(files) for _, _, files in os.walk(path))
+            shutil.rmtree(path)
+            return n
+        if os.path.exists(path):
+            os.remove(path)
+            return 1
+        return 0
+    from apache_beam.io.filesystems import FileSystems
+    found = [m.path for m in FileSystems.match([path + "/**"])[0].metadata_list]
+    if FileSystems.exists(path):
+        found.append(path)
+    if found:
+        FileSystems.delete(found)
+    return len(found)
+
+
 class _AtomicWriter:
     """Context manager: a binary file that appears at its final name only on a clean close."""
 
@@ -141,7 +165,7 @@ class _AtomicWriter:
             # object name first so that an interrupted upload never shows under the final name.
             from apache_beam.io.filesystems import FileSystems
             head, _, name = self._final.rpartition("/")
-            self._tmp = f"{head}/.{name}.partial"
+            self._tmp = f"{head}/.{name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial"
             self._f = FileSystems.create(self._tmp)
         return self._f
 

@@ -21,6 +21,8 @@ import json
 import logging
 import math
 import os
+import shutil
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -71,6 +73,7 @@ class FetchConfig:
     ctgov_page_size: int = 1000
     ctgov_updates_term: Optional[str] = None  # ask for updates of every trial already in the raw zone
     bulk_urls: list = field(default_factory=list)
+    download_dir: Optional[str] = None  # local folder for bulk downloads in progress (default: system temp)
     follow: tuple = ("references", "studies", "fulltext", "trials")
     # retries
     max_attempts: int = 6
@@ -153,7 +156,8 @@ class Fetcher:
         from transforms.formats import parse_source
         from transforms.joins.link import registration_nct_ids
         e = {k: [] for k in ("pmids", "deleted", "pmcids", "ncts", "nct_refs", "pmcid_refs", "link_pmids",
-                             "link_reviews", "elink_refs_sources", "elink_pmc_sources", "pmc_links")}
+                             "link_reviews", "elink_refs_sources", "elink_pmc_sources", "pmc_links",
+                             "pmids_with_pmcid")}
         name = rel.rsplit("/", 1)[-1]
         if name.startswith("elink-") or rel.startswith("_state/elink/"):
             try:
@@ -178,6 +182,7 @@ class Fetcher:
                     e["pmids"].append(r.pmid)
                     if r.pmcid:
                         e["pmcid_refs"].append(r.pmcid)
+                        e["pmids_with_pmcid"].append(r.pmid)
                     e["nct_refs"] += r.nct_ids + r.text_nct_ids
                 elif isinstance(r, DeletedCitation):
                     e["deleted"].append(r.pmid)
@@ -216,17 +221,18 @@ class Fetcher:
                 return
             try:
                 fn(item)
-            except HttpStatusError as err:
-                abort.append(err)
             except (RetriesExhausted, InvalidBody) as err:
                 self._dead(f"{stage}:{_describe(item)}", f"fetch.{stage}", err, getattr(err, "excerpt", ""))
                 self.progress.add(stage, failed=1)
+            except Exception as err:  # noqa: BLE001 - a client error (4xx) or anything unforeseen stops the fetch
+                abort.append(err)
 
         with ThreadPoolExecutor(max_workers=max(1, self.cfg.workers), thread_name_prefix="fetch") as pool:
             list(pool.map(one, items))
         self._save_state()
         if abort:
-            raise FetchAborted(f"{stage}: {abort[0]}") from abort[0]
+            err = abort[0]
+            raise FetchAborted(f"{stage}: {redact(str(err)) if isinstance(err, FetchError) else repr(err)}") from err
 
     def _store(self, rel: str, body: bytes, requested: Optional[tuple[str, list]] = None) -> None:
         self.zone.write(rel, body)
@@ -251,62 +257,102 @@ class Fetcher:
 
         def one(item):
             rel, url = item
+            client = self.ctgov if rel.startswith("ctgov/") else self.eutils
             md5 = None
             try:
-                md5 = B.parse_md5(self.eutils.request("GET", url + ".md5"))
-            except HttpStatusError as err:
-                if err.status != 404:
-                    raise
-            with self.zone.open_write(rel) as f:
-                digest = _HashingWriter(f)
-                self.eutils.request("GET", url, stream_to=digest)
-                if md5 and digest.hexdigest() != md5:
-                    raise InvalidBody(url, 1, f"MD5 {digest.hexdigest()} != published {md5}", "")
+                md5 = B.parse_md5(client.request("GET", B.md5_url(url)))
+            except HttpStatusError as err:  # no published checksum (404, or 403 on object stores)
+                log.info("no checksum for %s (HTTP %d)", url, err.status)
+            # download to a local temporary file (a retry starts it over), check, then copy into
+            # the raw zone under a name that appears only complete
+            with tempfile.TemporaryFile(dir=self.cfg.download_dir) as tmp:
+                client.request("GET", url, stream_to=tmp)
+                tmp.seek(0)
+                digest = B.md5_of(tmp)
+                if md5 and digest != md5:
+                    raise InvalidBody(url, 1, f"MD5 {digest} != published {md5}", "")
+                tmp.seek(0)
+                with self.zone.open_write(rel) as f:
+                    shutil.copyfileobj(tmp, f, 1 << 20)
             with self._lock:
                 self.written.append(rel)
             self.progress.add("bulk", done=1)
 
         self._parallel("bulk", todo, one)
 
-    def search_pubmed(self) -> list[str]:
-        """esearch + efetch pages of ``pubmed_query``; returns the PMIDs the pages hold."""
+    def _search_parts(self, mindate: Optional[str], maxdate: Optional[str]) -> list:
+        """[(mindate, maxdate, SearchResult with every id)] covering the search window, each part
+        at most ``E.MAX_IDS`` records (PubMed returns no more per search): halves the date window
+        until each part fits."""
         cfg = self.cfg
-        qh = short_hash(cfg.pubmed_query, cfg.datetype, cfg.mindate or "", cfg.maxdate or "",
-                        str(cfg.efetch_batch), str(cfg.max_records or ""))
-        form = E.esearch_form(cfg.pubmed_query, datetype=cfg.datetype, mindate=cfg.mindate, maxdate=cfg.maxdate)
+        form = E.esearch_form(cfg.pubmed_query, datetype=cfg.datetype, mindate=mindate, maxdate=maxdate,
+                              retmax=E.MAX_IDS)
         result = E.parse_esearch(self._eutils_post("esearch.fcgi", form, E.check_esearch))
-        state_rel = f"_state/search-{qh}.json"
-        state = self.zone.read_json(state_rel)
-        if state is None or state.get("count") != result.count:
-            if state is not None:
-                log.warning("search %s now finds %d records (was %d): fetching its pages again under %s",
-                            qh, result.count, state.get("count"), self.day)
-            state = {"query": cfg.pubmed_query, "datetype": cfg.datetype, "mindate": cfg.mindate,
-                     "maxdate": cfg.maxdate, "count": result.count, "day": self.day, "batch": cfg.efetch_batch}
-            self.zone.write_json(state_rel, state)
-        total = min(result.count, cfg.max_records) if cfg.max_records else result.count
-        pages = math.ceil(total / cfg.efetch_batch) if total else 0
-        rels = [f"pubmed/{state['day']}/esearch-{qh}-{k:05d}.xml" for k in range(pages)]
-        self.progress.plan("pubmed.search", pages, "pages", records_total=total)
-        todo = []
-        for k, rel in enumerate(rels):
-            if self.zone.exists(rel):
-                self.progress.add("pubmed.search", skipped=1)
-            else:
-                todo.append((rel, k))
+        if result.count <= E.MAX_IDS:
+            return [(mindate, maxdate, result)]
+        lo = datetime.date.fromisoformat(mindate or "1800-01-01")
+        hi = datetime.date.fromisoformat(maxdate or self.day)
+        if lo >= hi:
+            raise FetchAborted(f"{result.count} records for {cfg.pubmed_query!r} on {lo} alone; PubMed returns at "
+                               f"most {E.MAX_IDS} per search: narrow the query")
+        mid = lo + (hi - lo) // 2
+        log.info("search window %s..%s holds %d records: halving it", lo, hi, result.count)
+        return (self._search_parts(lo.isoformat(), mid.isoformat())
+                + self._search_parts((mid + datetime.timedelta(days=1)).isoformat(), hi.isoformat()))
+
+    def search_pubmed(self) -> list[str]:
+        """esearch (``usehistory=y``) + efetch pages of ``pubmed_query``; returns the PMIDs it covers.
+
+        Page names hash the query, the window part and the exact id list, so a rerun skips pages
+        already there, and a search whose result changed meanwhile gets fresh pages (never gaps).
+        Each page is checked to hold exactly its slice of the id list; a page that does not (the
+        history server's order moved) is fetched again by id.
+        """
+        cfg = self.cfg
+        parts = self._search_parts(cfg.mindate, cfg.maxdate)
+        left = cfg.max_records if cfg.max_records else None
+        todo, pages, covered = [], 0, []
+        for lo, hi, result in parts:
+            ids = result.ids if left is None else result.ids[:left]
+            if left is not None:
+                left -= len(ids)
+            covered += ids
+            qh = short_hash(cfg.pubmed_query, cfg.datetype, lo or "", hi or "", str(cfg.efetch_batch), *ids)
+            state_rel = f"_state/search-{qh}.json"
+            state = self.zone.read_json(state_rel)
+            if state is None:  # the first day this exact result was seen names its folder
+                state = {"query": cfg.pubmed_query, "datetype": cfg.datetype, "mindate": lo, "maxdate": hi,
+                         "count": len(ids), "day": self.day}
+                self.zone.write_json(state_rel, state)
+            for k in range(0, len(ids), cfg.efetch_batch):
+                rel = f"pubmed/{state['day']}/esearch-{qh}-{k // cfg.efetch_batch:05d}.xml"
+                pages += 1
+                if self.zone.exists(rel):
+                    self.progress.add("pubmed.search", skipped=1, records=len(ids[k:k + cfg.efetch_batch]))
+                else:
+                    todo.append((rel, result, k, ids[k:k + cfg.efetch_batch]))
+        self.progress.plan("pubmed.search", pages, "pages", records_total=len(covered))
 
         def one(item):
-            rel, k = item
-            retmax = min(cfg.efetch_batch, total - k * cfg.efetch_batch)
-            body = self._eutils_post("efetch.fcgi", E.efetch_history_form(
-                result.webenv, result.query_key, k * cfg.efetch_batch, retmax), E.check_pubmed_set)
+            rel, result, start, expected = item
+            body = None
+            if result.webenv:
+                body = self._eutils_post("efetch.fcgi", E.efetch_history_form(
+                    result.webenv, result.query_key, start, len(expected)), E.check_pubmed_set)
+                if sorted(E.pubmed_ids_in(body)) != sorted(expected):
+                    log.info("history page %s does not hold its ids: fetching them by id", rel)
+                    body = None
+            if body is None:
+                body = self._eutils_post("efetch.fcgi", E.efetch_ids_form(expected), E.check_pubmed_set)
             self._store(rel, body)
-            self.progress.add("pubmed.search", done=1, records=len(self._index[rel]["pmids"]))
+            got = set(self._index[rel]["pmids"])
+            for absent in [p for p in expected if p not in got]:
+                self._dead(f"efetch db=pubmed id={absent}", "fetch.pubmed", LookupError(
+                    f"{absent} found by the search but not returned by efetch"))
+            self.progress.add("pubmed.search", done=1, records=len(got))
 
-        if todo and not result.webenv:
-            raise FetchAborted("esearch returned no WebEnv (usehistory=y was sent)")
         self._parallel("pubmed.search", todo, one)
-        return sorted({p for rel in rels if rel in self._index for p in self._index[rel]["pmids"]})
+        return sorted(set(covered))
 
     def fetch_ids(self, stage: str, kind: str, ids: Iterable[str], batch: int) -> None:
         """efetch (pubmed or pmc) of ids not yet in the raw zone nor asked for before."""
@@ -372,7 +418,10 @@ class Fetcher:
 
     def track_trials(self, term: str) -> None:
         """Pages of ``term`` restricted to the trials already in the raw zone (updates, withdrawals)."""
-        tracked = sorted(self._all("ncts", "ctgov/"))
+        with self._lock:  # trials fetched on earlier days (today's own fetches are current already)
+            tracked = sorted({x for rel, e in self._index.items()
+                              if rel.startswith("ctgov/") and not rel.startswith(f"ctgov/{self.day}/")
+                              for x in e.get("ncts", [])})
         chunks = [tracked[i:i + self.cfg.ctgov_batch] for i in range(0, len(tracked), self.cfg.ctgov_batch)]
         self.progress.plan("ctgov.updates", len(chunks), "requests")
         self.progress.plan("ctgov.updates.pages", None, "pages")
@@ -385,10 +434,11 @@ class Fetcher:
 
         self._parallel("ctgov.updates", chunks, one)
 
-    def medline_update_urls(self, index_url: str, after: Optional[int]) -> list[tuple[int, str]]:
-        """(number, URL) of the MEDLINE update files listed at ``index_url`` numbered above ``after``."""
+    def medline_update_urls(self, index_url: str) -> list[tuple[str, str]]:
+        """(name, URL) of the MEDLINE update files listed at ``index_url`` that the raw zone lacks."""
         html = self.eutils.request("GET", index_url, validate=lambda b: None if b.strip() else "empty listing")
-        return B.medline_files_in_listing(html, index_url, after)
+        have = {rel.rsplit("/", 1)[-1] for rel in self.zone.list("pubmed/bulk")}
+        return [(name, url) for name, url in B.medline_files_in_listing(html, index_url) if name not in have]
 
     def _pages(self, prefix: str, query: dict, stage: str):
         """Walk ``/studies`` pages, resuming from the last page on disk; yields (page no, rel)."""
@@ -416,7 +466,9 @@ class Fetcher:
             token, k = page.next_page_token, k + 1
 
     def ctgov_search(self, term: str) -> None:
-        qh = short_hash(term, str(self.cfg.ctgov_page_size))
+        # one chain of pages per query and day: a later day asks again (the results move), a rerun
+        # on the same day resumes from the last page on disk
+        qh = short_hash(term, str(self.cfg.ctgov_page_size), self.day)
         state_rel = f"_state/ctgov-{qh}.json"
         state = self.zone.read_json(state_rel) or {"term": term, "day": self.day}
         self.zone.write_json(state_rel, state)
@@ -464,10 +516,9 @@ class Fetcher:
             self.fetch_ids("pubmed.studies", "pubmed", named, cfg.ids_batch)
             if "fulltext" in cfg.follow:
                 with_pmc = self._all("pmcid_refs")
-                pubmed_pmids = self._all("pmids", "pubmed/")
-                without = {p for rel, e in list(self._index.items()) if rel.startswith("pubmed/")
-                           for p in e["pmids"] if not e["pmcid_refs"]} & pubmed_pmids
-                self.elink("elink.pmc", "pubmed_pmc", without - self._pmids_with_pmcid())
+                # ELink pubmed_pmc only for the citations whose record names no PMCID
+                without = self._all("pmids", "pubmed/") - self._all("pmids_with_pmcid", "pubmed/")
+                self.elink("elink.pmc", "pubmed_pmc", without)
                 self.fetch_ids("pmc", "pmc", with_pmc | self._all("pmc_links"), cfg.pmc_batch)
             if "trials" in cfg.follow or cfg.nct_ids or un_ncts:
                 ncts = set(cfg.nct_ids) | un_ncts
@@ -478,19 +529,17 @@ class Fetcher:
                 self.ctgov_search(cfg.ctgov_query)
         except FetchAborted as err:
             aborted = err
+        except Exception as err:  # noqa: BLE001 - keep what was fetched and say why it stopped
+            aborted = FetchAborted(f"{type(err).__name__}: {redact(str(err))}")
+            aborted.__cause__ = err
         finally:
             self.progress.stop()
+            if self._index or self._requested:
+                self._save_state()
         report = self._report(time.time() - t0, aborted)
         if aborted:
             raise aborted
         return report
-
-    def _pmids_with_pmcid(self) -> set:
-        out = set()
-        for rel, e in self._index.items():
-            if rel.startswith("pubmed/") and len(e["pmids"]) == 1 and e["pmcid_refs"]:
-                out |= set(e["pmids"])
-        return out
 
     def _report(self, seconds: float, aborted) -> dict:
         run_id = f"{self.day}T{time.strftime('%H%M%S')}-{os.getpid()}"
@@ -519,18 +568,3 @@ def _describe(item) -> str:
 def _id_order(x: str):
     digits = "".join(ch for ch in x if ch.isdigit())
     return (int(digits) if digits else 0, x)
-
-
-class _HashingWriter:
-    """A write-only file wrapper that keeps an MD5 of what passes through."""
-
-    def __init__(self, f):
-        import hashlib
-        self._f, self._h = f, hashlib.md5()
-
-    def write(self, b: bytes) -> int:
-        self._h.update(b)
-        return self._f.write(b)
-
-    def hexdigest(self) -> str:
-        return self._h.hexdigest()

@@ -71,14 +71,16 @@ def build(p: beam.Pipeline, options: BuildOptions) -> dict:
     if options.previous_snapshot:
         prev = p | "ReadPreviousSnapshot" >> ReadSnapshotTables(options.previous_snapshot)
         in_articles = (in_articles, prev.articles) | "WithPreviousArticles" >> beam.Flatten()
-        in_fulltexts = (in_fulltexts, prev.fulltexts) | "WithPreviousFullTexts" >> beam.Flatten()
-        in_trials = (in_trials, prev.trials) | "WithPreviousTrials" >> beam.Flatten()
+        in_fulltexts = ((in_fulltexts, prev.fulltexts, prev.withheld_fulltexts)
+                        | "WithPreviousFullTexts" >> beam.Flatten())
+        in_trials = (in_trials, prev.trials, prev.withheld_trials) | "WithPreviousTrials" >> beam.Flatten()
         in_links = (in_links, prev.review_links) | "WithPreviousReviewLinks" >> beam.Flatten()
         in_criteria = (in_criteria, prev.criteria) | "WithPreviousCriteria" >> beam.Flatten()
         deletions = (deletions, prev.deletions) | "WithPreviousDeletions" >> beam.Flatten()
     articles = (in_articles, deletions) | "SelectLatestArticles" >> SelectLatestArticles()
-    fulltexts = ((in_fulltexts | "SelectLatestFullTexts" >> SelectLatestFullTexts(), deletions, articles)
-                 | "DropDeletedFullTexts" >> DropDeletedFullTexts())
+    live_fulltexts = ((in_fulltexts | "SelectLatestFullTexts" >> SelectLatestFullTexts(), deletions, articles)
+                      | "DropDeletedFullTexts" >> DropDeletedFullTexts())
+    fulltexts = live_fulltexts["fulltexts"]
     trials = in_trials | "SelectLatestTrials" >> SelectLatestTrials()
     input_links, input_criteria = in_links, in_criteria
     studies = ((articles, fulltexts, trials.trials, trials.aliases)
@@ -101,6 +103,9 @@ def build(p: beam.Pipeline, options: BuildOptions) -> dict:
         input_links | "WriteReviewLinks" >> WriteTable(out, "review_links", ReviewLink, shards),
         input_criteria | "WriteCriteria" >> WriteTable(out, "criteria", ReviewCriteria, shards),
         deletions | "WriteDeletions" >> WriteTable(out, "deletions", DeletedCitation, shards),
+        live_fulltexts["withheld"] | "WriteWithheldFullTexts" >> WriteTable(out, "withheld_fulltexts", FullText,
+                                                                              shards),
+        trials.withdrawn | "WriteWithdrawnTrials" >> WriteTable(out, "withheld_trials", Trial, shards),
         parsed.dead_letters | "WriteDeadLetters" >> WriteJsonLines(out, "dead_letter"),
         unresolved | "WriteUnresolved" >> WriteJsonLines(out, "unresolved"),
     ) | "AllWrittenFiles" >> beam.Flatten()
@@ -145,12 +150,9 @@ OUTPUT_PARTS = ("tasks", "tables", "dead_letter", "unresolved", "manifest.json",
 def clear_previous_output(output: str) -> list[str]:
     """Delete what an earlier build wrote under ``output`` (only the job's own folders and files),
     so a rerun never leaves stale shards beside new ones. Returns the deleted paths."""
-    from apache_beam.io.filesystems import FileSystems
+    from fetching.rawzone import delete_tree
     root = output.rstrip("/")
-    gone = [f"{root}/{part}" for part in OUTPUT_PARTS if FileSystems.exists(f"{root}/{part}")]
-    if gone:
-        FileSystems.delete(gone)
-    return gone
+    return [f"{root}/{part}" for part in OUTPUT_PARTS if delete_tree(f"{root}/{part}")]
 
 
 def run(argv=None):

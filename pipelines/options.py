@@ -107,8 +107,11 @@ class RefreshOptions(PipelineOptions):
         g.add_argument("--since", default=None,
                        help="First refresh only: start of the PubMed/CT.gov windows (YYYY-MM-DD); "
                             "default: no lower bound.")
+        g.add_argument("--overlap_days", type=int, default=1,
+                       help="Start each window this many days before the day after the watermark, for "
+                            "records indexed late (a record fetched twice costs nothing).")
         g.add_argument("--medline_updates_url", default=None,
-                       help="Index page of MEDLINE daily update files; files numbered above the watermark "
-                            "are downloaded (they carry revisions and <DeleteCitation>).")
+                       help="Index page of MEDLINE daily update files; every listed file not yet in the "
+                            "raw zone is downloaded (they carry revisions and <DeleteCitation>).")
         g.add_argument("--track_trials", default=True, type=lambda v: str(v).lower() not in ("0", "false", "no"),
                        help="Ask CT.gov for updates of every trial already in the raw zone (default true).")

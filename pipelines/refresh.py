@@ -27,12 +27,11 @@ import logging
 import sys
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from fetching import ctgov_api as C
 from fetching.progress import default_stream
-from fetching.rawzone import RawZone
+from fetching.rawzone import RawZone, delete_tree
 from fetching.run import Fetcher
 from pipelines.build import SOURCE_DIRS, build, prepare_options
 from pipelines.fetch import fetch_config, pop_api_key
@@ -50,13 +49,16 @@ def _day(s: str) -> datetime.date:
     return datetime.date.fromisoformat(s)
 
 
-def delta_window(watermarks: dict, as_of: str, since: str | None) -> tuple[str | None, str]:
-    """(from, to) days of this refresh's windows: the day after the last covered one (or ``since``
-    on the first refresh) up to the day before ``as_of`` (a finished day)."""
+def delta_window(watermarks: dict, as_of: str, since: str | None, overlap_days: int = 1) -> tuple[str | None, str]:
+    """(from, to) days of this refresh's windows: from the day after the last covered one, less
+    ``overlap_days`` (records indexed late, time zones), or ``since`` on the first refresh, up to
+    the day before ``as_of`` (a finished day)."""
     to = (_day(as_of) - datetime.timedelta(days=1)).isoformat()
     last = (watermarks.get("pubmed") or {}).get("to")
-    start = (_day(last) + datetime.timedelta(days=1)).isoformat() if last else since
-    return start, to
+    if not last:
+        return since, to
+    start = _day(last) + datetime.timedelta(days=1) - datetime.timedelta(days=max(0, overlap_days))
+    return min(start, _day(to)).isoformat(), to
 
 
 def snapshot_complete(root: RawZone, day: str) -> bool:
@@ -88,7 +90,7 @@ def run(argv=None, progress_stream=None) -> dict:
         return {**summary, "status": "completed_earlier_run"}
 
     # 1. fetch the delta into the raw zone
-    start, to = delta_window(wm, as_of, ropts.since)
+    start, to = delta_window(wm, as_of, ropts.since, ropts.overlap_days)
     cfg = fetch_config(fopts, key, raw_root=root.path("raw"), as_of=as_of)
     first = current is None
     new_wm = {"snapshot": as_of, "snapshots": sorted(set(wm.get("snapshots", [])) | {as_of}),
@@ -105,8 +107,7 @@ def run(argv=None, progress_stream=None) -> dict:
     stream = progress_stream if progress_stream is not None else default_stream()
     fetcher = Fetcher(cfg, progress_stream=stream)
     if ropts.medline_updates_url:
-        after = (wm.get("medline_updates") or {}).get("last_file")
-        files = fetcher.medline_update_urls(ropts.medline_updates_url, after)
+        files = fetcher.medline_update_urls(ropts.medline_updates_url)
         cfg.bulk_urls = list(cfg.bulk_urls) + [f"pubmed={u}" for _, u in files]
         if files:
             new_wm["medline_updates"] = {"last_file": files[-1][0], "index": ropts.medline_updates_url}
@@ -125,8 +126,7 @@ def run(argv=None, progress_stream=None) -> dict:
     if previous:
         consumed = set(root.read(f"snapshots/{current}/input_files.txt").decode("utf-8").split("\n")) - {""}
     new_files = [f for f in all_files if f not in consumed]
-    if FileSystems.exists(snap):
-        FileSystems.delete([snap])  # an interrupted earlier attempt: rebuild it whole
+    delete_tree(snap)  # an interrupted earlier attempt: rebuild it whole
     root.write(f"{snap_rel}/input_files.txt", "\n".join(sorted(consumed | set(new_files))).encode("utf-8"))
     root.write(f"{snap_rel}/new_input_files.txt", "\n".join(new_files).encode("utf-8"))
     build_argv = list(argv) + [

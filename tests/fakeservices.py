@@ -177,6 +177,7 @@ class Hit:
     method: str
     params: dict
     outcome: str  # ok | 429 | 500 | 503 | reset | slow | truncate | malformed | error
+    pairs: list = field(default_factory=list)  # every (name, value), repeated names included
 
 
 class FakeServices:
@@ -236,9 +237,9 @@ class FakeServices:
             queue = self.faults.get(group)
             return queue.pop(0) if queue else None
 
-    def _log(self, group, method, params, outcome):
+    def _log(self, group, method, params, outcome, pairs=()):
         with self._lock:
-            self.hits.append(Hit(time.time(), group, method, params, outcome))
+            self.hits.append(Hit(time.time(), group, method, params, outcome, list(pairs)))
 
     # --- responses
     def _esearch(self, q: dict) -> tuple[int, str, bytes]:
@@ -384,7 +385,7 @@ class FakeServices:
                 else:
                     group, fn = "other", lambda: (404, "text/plain", b"no such endpoint")
                 fault = services._take_fault(group)
-                services._log(group, method, q, fault or "ok")
+                services._log(group, method, q, fault or "ok", pairs)
                 if fault in ("429", "500", "503"):
                     body = RATE_LIMIT_BODY if fault == "429" else b"<html><body>Service unavailable</body></html>"
                     self.send_response(int(fault))

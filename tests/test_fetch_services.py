@@ -11,6 +11,7 @@ import glob
 import io
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -314,19 +315,26 @@ def test_bulk_files_are_verified_and_never_downloaded_twice(tmp_path, sample_dir
     raw = tmp_path / "raw"
     update = (sample_dir / "pubmed" / "sample_update_0002.xml.gz").read_bytes()
     baseline = (sample_dir / "pubmed" / "sample_baseline_0001.xml.gz").read_bytes()
-    sample_world.bulk = {"pubmed26n0001.xml.gz": baseline, "pubmed26n1301.xml.gz": update}
+    big = random.Random(7).randbytes(3 * 1024 * 1024 + 123)  # several read chunks
+    sample_world.bulk = {"pubmed26n0001.xml.gz": baseline, "pubmed26n1301.xml.gz": update,
+                         "oa_comm_xml.incr.2026-11-24.tar.gz": big}
     with FakeServices(sample_world) as s:
-        urls = [f"{s.base}/bulk/pubmed26n0001.xml.gz", f"pubmed={s.base}/bulk/pubmed26n1301.xml.gz"]
-        s.faults = {"bulk": [None, "truncate"]}  # the first data download is cut short once
+        urls = [f"{s.base}/bulk/pubmed26n0001.xml.gz", f"pubmed={s.base}/bulk/pubmed26n1301.xml.gz",
+                f"{s.base}/bulk/oa_comm_xml.incr.2026-11-24.tar.gz"]
+        # the data download of the first and of the third file is cut short once (half the body)
+        s.faults = {"bulk": [None, "truncate", None, None, None, None, "truncate"]}
         cfg = config(raw, s, tmp_path, pubmed_query=None, follow=(), bulk_urls=urls, workers=1)
         report = Fetcher(cfg).run()
         assert (raw / "pubmed/bulk/pubmed26n0001.xml.gz").read_bytes() == baseline
         assert (raw / "pubmed/bulk/pubmed26n1301.xml.gz").read_bytes() == update
-        assert report["stages"]["bulk"]["done"] == 2 and report["eutils_http"]["retries"] == 1
-        assert [h.outcome for h in s.hits_of("bulk")] == ["ok", "truncate", "ok", "ok", "ok"]
+        assert (raw / "pmc/bulk/oa_comm_xml.incr.2026-11-24.tar.gz").read_bytes() == big  # not appended to
+        assert report["stages"]["bulk"]["done"] == 3 and report["eutils_http"]["retries"] == 2
+        # per file: its .md5, then the data (the first and the third file: cut, then again)
+        assert [h.outcome for h in s.hits_of("bulk")] == ["ok", "truncate", "ok", "ok", "ok", "ok", "truncate",
+                                                         "ok"]
         mark = len(s.hits)
         again = Fetcher(cfg).run()
-        assert s.hits[mark:] == [] and again["stages"]["bulk"]["skipped"] == 2
+        assert s.hits[mark:] == [] and again["stages"]["bulk"]["skipped"] == 3
 
 
 def test_a_bulk_file_whose_md5_does_not_match_is_not_kept(tmp_path, sample_dir, sample_world):
@@ -399,3 +407,70 @@ def test_fetch_takes_what_a_build_could_not_resolve(tmp_path, sample_dir, sample
     assert asked == wanted
     assert set(pm) == wanted & set(sample_world.citations) and all(n == 1 for n in pm.values())
     assert dead_letter_keys(raw) == {("fetch.pubmed", p) for p in wanted - set(sample_world.citations)}
+
+
+def test_a_search_larger_than_pubmed_returns_is_split_by_date(tmp_path, sample_dir, sample_world, monkeypatch):
+    import fetching.eutils as E
+    monkeypatch.setattr(E, "MAX_IDS", 2)  # as if PubMed returned at most 2 records per search
+    reviews = sorted(p for p, c in sample_world.citations.items() if "systematic review" in c.publication_types)
+    for i, p in enumerate(reviews):
+        sample_world.citations[p].edat = f"2026-03-0{i + 1}"
+    raw = tmp_path / "raw"
+    with FakeServices(sample_world) as s:
+        Fetcher(config(raw, s, tmp_path, follow=(), mindate="2026-01-01", maxdate="2026-06-30")).run()
+        searches = s.hits_of("esearch")
+        # every leaf window holds at most 2; windows above it were halved
+        leaves = [h for h in searches if len([p for p in reviews if h.params["mindate"].replace("/", "-")
+                                              <= sample_world.citations[p].edat
+                                              <= h.params["maxdate"].replace("/", "-")]) <= 2]
+        assert len(leaves) < len(searches) and all(h.params["retmax"] == "2" for h in searches)
+        with pytest.raises(FetchError, match="on 2026-03-01 alone"):
+            for p in reviews:
+                sample_world.citations[p].edat = "2026-03-01"
+            Fetcher(config(tmp_path / "raw2", s, tmp_path, follow=(), mindate="2026-01-01",
+                           maxdate="2026-06-30")).run()
+    pm, _, _ = raw_contents(raw)
+    assert sorted(pm) == reviews and all(n == 1 for n in pm.values())
+
+
+def test_a_search_whose_result_changed_before_the_rerun_leaves_no_gap(tmp_path, sample_dir, sample_world):
+    raw = tmp_path / "raw"
+    with FakeServices(sample_world) as s:
+        s.faults = {"efetch": [None, "500"]}  # page 0 lands, page 1 fails: the run stops half done
+        report = Fetcher(config(raw, s, tmp_path, follow=(), workers=1, max_attempts=1)).run()
+        assert report["failed_requests"] == 1
+        first_page = sorted(glob.glob(f"{raw}/pubmed/*/esearch-*.xml"))
+        assert len(first_page) == 1
+        held = set(raw_contents(raw)[0])
+        # meanwhile one of the fetched reviews leaves the result and a new review joins it
+        gone = sorted(held)[0]
+        del sample_world.citations[gone]
+        src = next(c for p, c in sample_world.citations.items() if "systematic review" in c.publication_types)
+        sample_world.add_citation(src.xml.replace(f">{src.pmid}<".encode(), b">91000001<"))
+        Fetcher(config(raw, s, tmp_path, follow=(), workers=1)).run()
+    now = {p for p, c in sample_world.citations.items() if "systematic review" in c.publication_types}
+    assert now <= set(raw_contents(raw)[0])  # every record of the current result is there
+
+
+def test_a_record_without_a_pmcid_gets_its_full_text_through_elink(tmp_path, sample_dir, sample_world):
+    """Only the citations whose record names no PMCID are looked up with ELink pubmed_pmc, each
+    on its own, even when other records of the same efetch page name theirs."""
+    import re as _re
+    studies = sorted(p for p, c in sample_world.citations.items()
+                     if c.pmcid and c.pmcid in sample_world.fulltexts and "systematic review" not in c.publication_types)
+    target = sample_world.citations[studies[0]]
+    target.xml = _re.sub(rb'<ArticleId IdType="pmc">[^<]*</ArticleId>', b"", target.xml)  # PubMed lacks the link
+    assert b'IdType="pmc"' not in target.xml and target.pmcid
+    raw = new_raw(tmp_path, sample_dir)
+    with FakeServices(sample_world) as s:
+        Fetcher(config(raw, s, tmp_path)).run()
+        looked_up = [v for h in s.hits_of("elink") if h.params.get("linkname") == "pubmed_pmc"
+                     for k, v in h.pairs if k == "id"]
+    without = set()
+    for f in glob.glob(f"{raw}/pubmed/**/*.xml", recursive=True):
+        with open(f, "rb") as fh:
+            without |= {a.pmid for a in parse_source(fh, f) if isinstance(a, Article) and not a.pmcid}
+    assert target.pmid in without
+    assert sorted(looked_up) == sorted(without)  # each once, and only those
+    _, pmc, _ = raw_contents(raw)
+    assert target.pmcid in pmc

@@ -214,12 +214,14 @@ def test_studies_params_and_delta_term():
 
 # --------------------------------------------------------------------------- bulk files
 def test_medline_listing_and_md5():
-    html = (b'<a href="pubmed26n1300.xml.gz">x</a> <a href="pubmed26n1300.xml.gz.md5">m</a>'
-            b'<a href="pubmed26n1301.xml.gz">y</a><a href="README.txt">r</a>')
-    assert B.medline_files_in_listing(html, "https://h/updatefiles") == [
-        (1300, "https://h/updatefiles/pubmed26n1300.xml.gz"), (1301, "https://h/updatefiles/pubmed26n1301.xml.gz")]
-    assert B.medline_files_in_listing(html, "https://h/updatefiles/", after=1300) == [
-        (1301, "https://h/updatefiles/pubmed26n1301.xml.gz")]
+    html = (b'<a href="pubmed26n0002.xml.gz">x</a> <a href="pubmed26n0002.xml.gz.md5">m</a>'
+            b'<a href="pubmed25n1301.xml.gz">y</a><a href="README.txt">r</a><a href="pubmed26n0001.xml.gz">z</a>')
+    assert B.medline_files_in_listing(html, "https://h/updatefiles") == [  # by year, then number
+        ("pubmed25n1301.xml.gz", "https://h/updatefiles/pubmed25n1301.xml.gz"),
+        ("pubmed26n0001.xml.gz", "https://h/updatefiles/pubmed26n0001.xml.gz"),
+        ("pubmed26n0002.xml.gz", "https://h/updatefiles/pubmed26n0002.xml.gz")]
+    assert B.md5_url("https://h/x/pubmed26n0001.xml.gz") == "https://h/x/pubmed26n0001.xml.gz.md5"
+    assert B.md5_url("https://h/export/ctg.zip?format=json") == "https://h/export/ctg.zip.md5?format=json"
     assert B.parse_md5(b"MD5(pubmed26n1300.xml.gz)= 0123456789abcdef0123456789abcdef\n") == \
         "0123456789abcdef0123456789abcdef"
     assert B.split_entry("https://h/pubmed26n0001.xml.gz") == ("pubmed", "https://h/pubmed26n0001.xml.gz")
@@ -227,3 +229,22 @@ def test_medline_listing_and_md5():
     assert B.split_entry("https://h/ctg-studies.json.zip")[0] == "ctgov"
     with pytest.raises(ValueError, match="SOURCE=URL"):
         B.source_of("https://h/data.bin")
+
+
+def test_limiters_with_different_rates_on_one_file_each_hold_their_own_limit(tmp_path):
+    """A keyed process (10/s) and a keyless one (3/s) share the file: the keyless one never starts
+    a request while three others started within its window, whoever started them."""
+    clock = FakeClock()
+    lock = str(tmp_path / "eutils.rate")
+    fast = RateLimiter(10, clock=clock, sleep=clock.sleep, lock_file=lock)
+    slow = RateLimiter(3, clock=clock, sleep=clock.sleep, lock_file=lock)
+    starts = []
+    for i in range(40):
+        lim = slow if i % 4 == 0 else fast
+        lim.acquire()
+        starts.append((clock.t, lim is slow))
+    times = [t for t, _ in starts]
+    assert most_in_window(times, 1.05) <= 10
+    for t, is_slow in starts:
+        if is_slow:  # at most 2 other starts in the 1.05 s before a keyless start
+            assert sum(1 for u in times if t - 1.05 < u < t) <= 2

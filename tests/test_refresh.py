@@ -23,16 +23,16 @@ from tests.test_fetch_services import new_raw
 from tests.test_build_pipeline import run_build
 from pipelines import refresh as R
 
-DAY1, DAY2 = "2026-11-02", "2026-11-03"
+DAY1, DAY2, DAY3 = "2026-11-02", "2026-11-03", "2026-11-04"
 QUERY = "systematic review[pt]"
 
 
 def day1_world(sample_dir):
     w = world_from_corpus(str(sample_dir))
     for c in w.citations.values():
-        c.edat = c.mdat = "2026-11-01"
+        c.edat = c.mdat = "2026-10-25"
     for nct, (study, _) in list(w.studies.items()):
-        w.studies[nct] = (study, "2026-11-01")
+        w.studies[nct] = (study, "2026-10-25")
     return w
 
 
@@ -61,6 +61,7 @@ class Day2:
         src = world.citations[reviews[1]]
         c = world.add_citation(retitle(src.xml, "Exercise programmes for the same question: an updated "
                                        "systematic review", pmid=self.new_review), edat="2026-11-02")
+        assert c.mdat == "2026-11-02"
         assert c.pmid == self.new_review
         rv = world.citations[self.revised_review]
         world.add_citation(retitle(rv.xml, "Revised title of the first review"), edat=rv.edat, mdat="2026-11-02")
@@ -68,6 +69,7 @@ class Day2:
         studies = sorted({r for p in reviews for r in world.citations[p].references if r in world.citations}
                          - set(reviews))
         self.revised_study, self.deleted_study = studies[0], studies[1]
+        self.deleted_xml = world.citations[self.deleted_study].xml
         revised_xml = retitle(world.citations[self.revised_study].xml, "Revised title of a trial report")
         update = (b'<?xml version="1.0" ?>\n<PubmedArticleSet>\n' + revised_xml +
                   b"\n<DeleteCitation>\n<PMID Version=\"1\">" + self.deleted_study.encode() +
@@ -133,12 +135,18 @@ def two_days(tmp_path_factory, sample_dir):
         mark = len(s.hits)
         second = refresh(root, s, DAY2)
         day2_hits = s.hits[mark:]
+        day2_watermarks = json.loads((root / "state/watermarks.json").read_text())
         mark = len(s.hits)
         third = refresh(root, s, DAY2)
         rerun_hits = s.hits[mark:]
-    return dict(root=root, first=first, second=second, third=third, day1_hits=day1_hits, day2_hits=day2_hits,
-                rerun_hits=rerun_hits, day1_snapshot=day1_snapshot, day1_watermarks=day1_watermarks,
-                changes=changes, tmp=tmp)
+        # day 3: a later update file brings the deleted citation back
+        readd = b'<?xml version="1.0" ?>\n<PubmedArticleSet>\n' + changes.deleted_xml + b"\n</PubmedArticleSet>\n"
+        world.bulk["pubmed26n1302.xml.gz"] = gzip.compress(readd, mtime=0)
+        world.add_citation(changes.deleted_xml, mdat="2026-11-03")
+        fourth = refresh(root, s, DAY3)
+    return dict(root=root, first=first, second=second, third=third, fourth=fourth, day1_hits=day1_hits,
+                day2_hits=day2_hits, rerun_hits=rerun_hits, day1_snapshot=day1_snapshot,
+                day1_watermarks=day1_watermarks, day2_watermarks=day2_watermarks, changes=changes, tmp=tmp)
 
 
 def test_day1_builds_the_first_snapshot(two_days):
@@ -160,19 +168,20 @@ def test_day1_builds_the_first_snapshot(two_days):
 def test_day2_fetches_only_the_delta(two_days):
     hits, ch = two_days["day2_hits"], two_days["changes"]
     searches = [h for h in hits if h.group == "esearch"]
+    # the window after the watermark (2026-11-01), overlapping it by one day (late indexing)
     assert [(h.params["datetype"], h.params["mindate"], h.params["maxdate"]) for h in searches] == [
-        ("mdat", "2026/11/02", "2026/11/02")]
+        ("mdat", "2026/11/01", "2026/11/02")]
     fetched_by_search = [h for h in hits if h.group == "efetch" and "WebEnv" in h.params]
     assert len(fetched_by_search) == 1  # the new and the revised review, one page
     bulk = [h.params for h in hits if h.group in ("bulk", "listing")]
     assert len(bulk) == 3  # the listing, then pubmed26n1301.xml.gz and its .md5
     studies = [h.params for h in hits if h.group == "studies"]
-    assert studies and all(p["query.term"] == "AREA[LastUpdatePostDate]RANGE[2026-11-02,2026-11-02]"
+    assert studies and all(p["query.term"] == "AREA[LastUpdatePostDate]RANGE[2026-11-01,2026-11-02]"
                            for p in studies)
     # only records that are new to the raw zone were asked for by id
     ids_asked = {i for h in hits if h.group == "efetch" and "id" in h.params for i in h.params["id"].split(",")}
     assert ch.deleted_study not in ids_asked and ch.revised_study not in ids_asked
-    assert two_days["second"]["watermarks"]["medline_updates"]["last_file"] == 1301
+    assert two_days["second"]["watermarks"]["medline_updates"]["last_file"] == "pubmed26n1301.xml.gz"
 
 
 def test_day2_snapshot_has_exactly_the_changes(two_days):
@@ -198,27 +207,52 @@ def test_day2_snapshot_has_exactly_the_changes(two_days):
     assert diff["removed"] > 0 and diff["added"] > 0 and diff["unchanged"] > 0
 
 
-def test_day2_snapshot_equals_a_full_build_over_all_raw_files(two_days):
-    root = two_days["root"]
-    full = two_days["tmp"] / "full"
-    run_build(root / "raw", full, ["--snapshot_date", DAY2])
-    snap = root / "snapshots" / DAY2
+TABLES = ("articles", "fulltexts", "trials", "links", "review_links", "criteria", "deletions",
+          "withheld_fulltexts", "withheld_trials")
+
+
+def assert_same_as_full_build(two_days, day: str) -> None:
+    """The incremental snapshot of ``day`` equals one build over every raw file it covers (the
+    raw zone as it was that day), record for record and row for row."""
+    snap = two_days["root"] / "snapshots" / day
+    listing = two_days["tmp"] / f"inputs-{day}.txt"
+    listing.write_text((snap / "input_files.txt").read_text())
+    full = two_days["tmp"] / f"full-{day}"
+    run_build(two_days["root"] / "raw", full, ["--snapshot_date", day, "--input_list", str(listing)])
     assert task_rows(snap) == task_rows(full)
-    for table in ("articles", "fulltexts", "trials", "links", "review_links", "criteria", "deletions"):
-        key = lambda r: json.dumps(r, sort_keys=True, default=str)  # noqa: E731
+    key = lambda r: json.dumps(r, sort_keys=True, default=str)  # noqa: E731
+    for table in TABLES:
         assert sorted(map(key, rows(snap, f"tables/{table}"))) == sorted(map(key, rows(full, f"tables/{table}"))), table
+
+
+def test_day2_snapshot_equals_a_full_build_over_all_raw_files(two_days):
+    assert_same_as_full_build(two_days, DAY2)
+
+
+def test_a_citation_deleted_then_re_added_comes_back_with_its_full_text(two_days):
+    root, ch = two_days["root"], two_days["changes"]
+    assert two_days["fourth"]["status"] == "refreshed"
+    s1, s2, s3 = (root / "snapshots" / d for d in (DAY1, DAY2, DAY3))
+    assert ch.deleted_study in {r["pmid"] for r in rows(s3, "tables/articles")}
+    ft = {d: {r["pmcid"] for r in rows(s, "tables/fulltexts") if r["pmid"] == ch.deleted_study}
+          for d, s in ((DAY1, s1), (DAY2, s2), (DAY3, s3))}
+    assert ft[DAY1] and ft[DAY2] == set() and ft[DAY3] == ft[DAY1]
+    assert {r["pmid"] for r in rows(s2, "tables/withheld_fulltexts")} == {ch.deleted_study}
+    assert {r["nct_id"] for r in rows(s2, "tables/withheld_trials")} == {ch.withdrawn_trial}
+    assert any(r["pmid"] == ch.deleted_study for r in task_rows(s3).values())
+    assert_same_as_full_build(two_days, DAY3)
 
 
 def test_day1_snapshot_is_unchanged_and_day2_is_current(two_days):
     root = two_days["root"]
-    assert tree_hashes(root / "snapshots" / DAY1) == two_days["day1_snapshot"]
-    wm = json.loads((root / "state/watermarks.json").read_text())
+    assert tree_hashes(root / "snapshots" / DAY1) == two_days["day1_snapshot"]  # after days 2 and 3
+    wm = two_days["day2_watermarks"]
     assert wm["snapshot"] == DAY2 and wm["snapshots"] == [DAY1, DAY2]
     assert wm["pubmed"] == {"to": "2026-11-02", "query": QUERY, "datetype": "mdat"}
     assert (root / "snapshots" / DAY2 / "_SUCCESS").exists()
     manifest = json.loads((root / "snapshots" / DAY2 / "manifest.json").read_text())
     assert manifest["refresh"]["previous_snapshot"] == DAY1
-    assert manifest["refresh"]["window"] == {"from": "2026-11-02", "to": "2026-11-02"}
+    assert manifest["refresh"]["window"] == {"from": "2026-11-01", "to": "2026-11-02"}
 
 
 def test_running_the_same_day_again_does_nothing(two_days):

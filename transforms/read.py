@@ -77,7 +77,8 @@ class ParseInputFiles(beam.PTransform):
 
 
 SNAPSHOT_TABLES = {"articles": Article, "fulltexts": FullText, "trials": Trial, "review_links": ReviewLink,
-                   "criteria": ReviewCriteria, "deletions": DeletedCitation}
+                   "criteria": ReviewCriteria, "deletions": DeletedCitation,
+                   "withheld_fulltexts": FullText, "withheld_trials": Trial}
 
 
 class _ReadTableFn(beam.DoFn):
@@ -99,8 +100,9 @@ class _ReadTableFn(beam.DoFn):
 
 class ReadSnapshotTables(beam.PTransform):
     """An earlier build's ``tables/`` → tagged PCollections articles: Article, fulltexts: FullText,
-    trials: Trial, review_links: ReviewLink, criteria: ReviewCriteria, deletions: DeletedCitation
-    (empty when a table is absent).
+    trials: Trial, review_links: ReviewLink, criteria: ReviewCriteria, deletions: DeletedCitation,
+    withheld_fulltexts: FullText (of deleted citations), withheld_trials: Trial (withdrawn); empty
+    when a table is absent.
     Counters ``snapshot.<table>``."""
 
     def __init__(self, snapshot: str):

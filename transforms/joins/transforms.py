@@ -60,6 +60,7 @@ def _latest_trial(kv):
         inc("ctgov.superseded", superseded)
     if trial.overall_status == "WITHDRAWN":
         inc("ctgov.withdrawn")  # withdrawn before enrolling anyone: no study data to learn from
+        yield TaggedOutput("withdrawn", trial)
     else:
         yield trial
     for alias in trial.aliases:
@@ -68,7 +69,8 @@ def _latest_trial(kv):
 
 
 class SelectLatestTrials(beam.PTransform):
-    """Trial → (trials: Trial latest per NCT id, aliases: (alias, nct_id)).
+    """Trial → (trials: Trial latest per NCT id, aliases: (alias, nct_id), withdrawn: the latest
+    records that are WITHDRAWN, kept apart so that a later build can still fold their aliases).
 
     A record filed under an alias id is folded into its current id before choosing the latest.
     """
@@ -79,7 +81,8 @@ class SelectLatestTrials(beam.PTransform):
         return (trials
                 | "KeyTrials" >> beam.Map(lambda t, amap: (amap.get(t.nct_id, t.nct_id), t), AsDict(aliases))
                 | "GroupByNct" >> beam.GroupByKey()
-                | "KeepLatestTrial" >> beam.FlatMap(_latest_trial).with_outputs("aliases", main="trials"))
+                | "KeepLatestTrial" >> beam.FlatMap(_latest_trial).with_outputs("aliases", "withdrawn",
+                                                                                main="trials"))
 
 
 def _fulltext_key(f):
@@ -107,12 +110,15 @@ def _keep_unless_deleted(kv):
     fulltexts = list(groups["fulltext"])
     if list(groups["deleted"]) and not list(groups["article"]):
         inc("pmc.deleted_citation", len(fulltexts))
+        for f in fulltexts:
+            yield TaggedOutput("withheld", f)
         return
     yield from fulltexts
 
 
 class DropDeletedFullTexts(beam.PTransform):
-    """(fulltexts: FullText, deletions: DeletedCitation, articles: Article latest) → FullText.
+    """(fulltexts: FullText, deletions: DeletedCitation, articles: Article latest) → tagged
+    fulltexts: FullText and withheld: the full texts of deleted citations (kept for a re-add).
 
     A ``<DeleteCitation>`` withdraws a PMID: its full text must not bring the study back under it.
     A PMID re-added after its deletion has a live article again and keeps its full text.
@@ -125,8 +131,10 @@ class DropDeletedFullTexts(beam.PTransform):
         kept = ({"fulltext": with_pmid | "KeyByPmid" >> beam.Map(lambda f: (f.pmid, f)),
                  "deleted": deletions | "KeyDeletions" >> beam.Map(lambda d: (d.pmid, True)),
                  "article": articles | "KeyArticles" >> beam.Map(lambda a: (a.pmid, True))}
-                | "GroupByPmid" >> beam.CoGroupByKey() | "KeepLive" >> beam.FlatMap(_keep_unless_deleted))
-        return (kept, without) | "WithFullTextsWithoutPmid" >> beam.Flatten()
+                | "GroupByPmid" >> beam.CoGroupByKey()
+                | "KeepLive" >> beam.FlatMap(_keep_unless_deleted).with_outputs("withheld", main="fulltexts"))
+        return {"fulltexts": (kept.fulltexts, without) | "WithFullTextsWithoutPmid" >> beam.Flatten(),
+                "withheld": kept.withheld}
 
 
 class _JoinByPmidFn(beam.DoFn):
