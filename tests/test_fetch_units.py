@@ -156,6 +156,21 @@ def test_elink_with_several_ids_in_one_linkset_is_a_dead_letter():
     assert len(out) == 1 and isinstance(out[0], DeadLetter) and out[0].error_type == "AmbiguousLinkSet"
 
 
+@pytest.mark.parametrize("body, error_type, message", [
+    (b"<eLinkResult><LinkSet><DbFrom>pubmed</DbFrom><IdList><Id>1</Id></Id", "XMLSyntaxError", None),
+    (b"<eLinkResult><ERROR>Invalid db name specified: pubmd</ERROR></eLinkResult>", "ELinkError",
+     "Invalid db name specified: pubmd"),
+])
+def test_bad_elink_bodies_are_dead_letters_with_the_reason(body, error_type, message):
+    import io
+    out = list(parse_elink_refs(io.BytesIO(body), "links/2026-11-25/elink-refs-x.xml"))
+    assert len(out) == 1 and isinstance(out[0], DeadLetter)
+    d = out[0]
+    assert (d.source_file, d.stage, d.error_type) == ("links/2026-11-25/elink-refs-x.xml", "links.parse", error_type)
+    if message:
+        assert d.message == message
+
+
 def test_validators_spot_truncation_and_wrong_bodies(corpus):
     full = (corpus / "pubmed/eutils_samples/efetch.pubmed.xml").read_bytes()
     assert E.check_pubmed_set(full) is None
