@@ -11,7 +11,6 @@ from typing import IO, Iterable, Iterator, Optional
 from lxml import etree
 
 NCT_RE = re.compile(r"(?<![0-9])NCT\s?0*(\d{8})(?![0-9])", re.IGNORECASE)
-_WS_RE = re.compile(r"\s+")
 _ENTITY_DECL_RE = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _ROOT_START_RE = re.compile(rb"<(?![?!])")
 HEAD_BYTES = 64 * 1024
@@ -23,16 +22,19 @@ class UnsafeXmlError(ValueError):
 
 def normalize_ws(text: Optional[str]) -> Optional[str]:
     """Collapse runs of white space; ``None`` and blank strings become ``None``."""
-    if text is None:
+    if not text:
         return None
-    text = _WS_RE.sub(" ", text).strip()
-    return text or None
+    # str.split() splits on exactly the characters ``\s`` matches in a str pattern; joining is
+    # several times faster than a regex substitution on the short strings that dominate here
+    return " ".join(text.split()) or None
 
 
 def element_text(el) -> Optional[str]:
     """All text below ``el`` (inline markup flattened), white space collapsed; ``None`` if empty."""
     if el is None:
         return None
+    if not len(el):  # a leaf: its own text (the common case)
+        return normalize_ws(el.text)
     return normalize_ws("".join(t for t in el.itertext() if isinstance(t, str)))
 
 

@@ -370,38 +370,54 @@ def _authors(parent, article_affiliation: Optional[str] = None) -> list[Author]:
     return authors
 
 
+_AUTHOR_PARTS = frozenset({"LastName", "ForeName", "FirstName", "Initials", "CollectiveName", "Affiliation"})
+
+
 def _author(el) -> Optional[Author]:
-    """``Author`` element → ``Author`` (``None`` when it names nobody)."""
-    affiliations = _texts(el.iterfind("AffiliationInfo/Affiliation"))
-    legacy = element_text(el.find("Affiliation"))
+    """``Author`` element → ``Author`` (``None`` when it names nobody). One pass over the
+    children: the first of each name part, every ``AffiliationInfo/Affiliation`` in order."""
+    parts: dict = {}
+    affiliations = []
+    for child in el:
+        tag = child.tag
+        if tag == "AffiliationInfo":
+            for aff in child.iterfind("Affiliation"):
+                text = element_text(aff)
+                if text:
+                    affiliations.append(text)
+        elif tag in _AUTHOR_PARTS and tag not in parts:
+            parts[tag] = child
+    legacy = element_text(parts.get("Affiliation"))
     if legacy and legacy not in affiliations:
         affiliations.append(legacy)
-    author = Author(
-        last_name=element_text(el.find("LastName")),
-        fore_name=element_text(el.find("ForeName")) or element_text(el.find("FirstName")),
-        initials=element_text(el.find("Initials")),
-        collective_name=element_text(el.find("CollectiveName")),
-        affiliations=affiliations)
-    if author.last_name or author.fore_name or author.collective_name:
-        return author
-    return None
+    last_name = element_text(parts.get("LastName"))
+    fore_name = element_text(parts.get("ForeName")) or element_text(parts.get("FirstName"))
+    collective = element_text(parts.get("CollectiveName"))
+    if not (last_name or fore_name or collective):
+        return None
+    return Author(last_name=last_name, fore_name=fore_name, initials=element_text(parts.get("Initials")),
+                  collective_name=collective, affiliations=affiliations)
 
 
 def _mesh(medline) -> list[MeshHeading]:
-    """``MeshHeadingList/MeshHeading`` children of ``MedlineCitation`` → headings."""
+    """``MeshHeadingList/MeshHeading`` children of ``MedlineCitation`` → headings (one pass over
+    each heading's children: its first ``DescriptorName``, every ``QualifierName``)."""
     headings = []
     for heading in medline.iterfind("MeshHeadingList/MeshHeading"):
-        descriptor = heading.find("DescriptorName")
+        descriptor, qualifiers = None, []
+        for child in heading:
+            tag = child.tag
+            if tag == "DescriptorName":
+                if descriptor is None:
+                    descriptor = child
+            elif tag == "QualifierName":
+                qualifier_name = element_text(child)
+                if qualifier_name:
+                    qualifiers.append(MeshQualifier(name=qualifier_name, ui=child.get("UI"),
+                                                    major=child.get("MajorTopicYN") == "Y"))
         name = element_text(descriptor)
         if not name:
             continue
-        qualifiers = []
-        for qualifier in heading.iterfind("QualifierName"):
-            qualifier_name = element_text(qualifier)
-            if qualifier_name:
-                qualifiers.append(MeshQualifier(
-                    name=qualifier_name, ui=qualifier.get("UI"),
-                    major=qualifier.get("MajorTopicYN") == "Y"))
         headings.append(MeshHeading(
             descriptor=name, ui=descriptor.get("UI"),
             major=descriptor.get("MajorTopicYN") == "Y", qualifiers=qualifiers))
@@ -522,13 +538,15 @@ def _reference_pmids(parent) -> list[str]:
     return list(found)
 
 
+_REFERENCE_PMIDS = etree.XPath('Reference/ArticleIdList/ArticleId[@IdType="pubmed"]/text()')
+
+
 def _collect_reference_pmids(reference_list, found: dict[str, None]) -> None:
     """Add the ``pubmed`` ids of one ``ReferenceList`` element and its nested lists to ``found``."""
-    for el in reference_list.iterfind("Reference/ArticleIdList/ArticleId"):
-        if el.get("IdType") == "pubmed":
-            pmid = _text(el)
-            if pmid:
-                found.setdefault(pmid)
+    for text in _REFERENCE_PMIDS(reference_list):
+        pmid = normalize_ws(text)
+        if pmid:
+            found.setdefault(pmid)
     for nested in reference_list.iterfind("ReferenceList"):
         _collect_reference_pmids(nested, found)
 
