@@ -134,6 +134,10 @@ def main(argv=None) -> dict:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", default="bench/results/parse_medline.json")
     args = ap.parse_args(argv)
+    try:
+        import pubmed_parser  # noqa: F401
+    except ImportError:
+        raise SystemExit("pubmed_parser is not installed: pip install -r bench/requirements.txt")
     with tempfile.TemporaryDirectory() as tmp:
         files = args.files
         if not files:
