@@ -15,7 +15,8 @@ import sys
 import apache_beam as beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
-from pipelines.options import BuildOptions
+from pipelines.options import BuildOptions, ProgressOptions
+from pipelines.progress import BuildProgress
 
 from schemas.records import Article, DeletedCitation, FullText, Link, ReviewCriteria, ReviewLink, Trial
 from transforms.joins.transforms import (AddTopicNearNegatives, DropDeletedFullTexts, JoinReviewStudies,
@@ -155,14 +156,17 @@ def clear_previous_output(output: str) -> list[str]:
     return [f"{root}/{part}" for part in OUTPUT_PARTS if delete_tree(f"{root}/{part}")]
 
 
-def run(argv=None):
-    """Run the build job (replacing an earlier build's output) and return (PipelineResult, manifest path)."""
+def run(argv=None, progress_stream=None):
+    """Run the build job (replacing an earlier build's output) and return (PipelineResult, manifest path).
+    Progress lines go to ``progress_stream`` (default stderr) every ``--progress_interval`` s."""
     options = prepare_options(argv)
-    clear_previous_output(options.view_as(BuildOptions).output)
+    build_opts = options.view_as(BuildOptions)
+    clear_previous_output(build_opts.output)
     p = beam.Pipeline(options=options)
-    build(p, options.view_as(BuildOptions))
-    result = p.run()
-    result.wait_until_finish()
+    build(p, build_opts)
+    with BuildProgress(progress_stream, options.view_as(ProgressOptions).progress_interval):
+        result = p.run()
+        result.wait_until_finish()
     return result, f"{options.view_as(BuildOptions).output.rstrip('/')}/manifest.json"
 
 

@@ -36,13 +36,10 @@ def print_summary(manifest: dict, output: str, stream=sys.stdout) -> None:
 
 def _build(argv: list[str]) -> int:
     from pipelines.build import run
-    from pipelines.options import BuildOptions
+    from pipelines.options import BuildOptions, ProgressOptions
     from apache_beam.options.pipeline_options import PipelineOptions
     if any(a in ("-h", "--help") for a in argv):
-        parser = argparse.ArgumentParser(prog="leadsinstruct build")
-        BuildOptions._add_argparse_args(parser)
-        parser.print_help()
-        return 0
+        return _help("build", BuildOptions, ProgressOptions)
     _, manifest_path = run(argv)
     with FileSystems.open(manifest_path) as f:
         manifest = json.loads(f.read().decode("utf-8"))
@@ -51,7 +48,7 @@ def _build(argv: list[str]) -> int:
 
 
 def _help(prog: str, *option_classes) -> int:
-    parser = argparse.ArgumentParser(prog=f"leadsinstruct {prog}")
+    parser = argparse.ArgumentParser(prog=f"leadsinstruct {prog}", conflict_handler="resolve")
     for cls in option_classes:
         cls._add_argparse_args(parser)
     parser.print_help()
@@ -59,9 +56,9 @@ def _help(prog: str, *option_classes) -> int:
 
 
 def _fetch(argv: list[str]) -> int:
-    from pipelines.options import FetchOptions
+    from pipelines.options import FetchOptions, ProgressOptions
     if any(a in ("-h", "--help") for a in argv):
-        return _help("fetch", FetchOptions)
+        return _help("fetch", FetchOptions, ProgressOptions)
     from fetching.run import FetchError
     from pipelines.fetch import run
     try:
@@ -90,9 +87,9 @@ def print_fetch_report(report: dict, stream=sys.stdout) -> None:
 
 
 def _refresh(argv: list[str]) -> int:
-    from pipelines.options import BuildOptions, FetchOptions, RefreshOptions
+    from pipelines.options import BuildOptions, FetchOptions, ProgressOptions, RefreshOptions
     if any(a in ("-h", "--help") for a in argv):
-        return _help("refresh", RefreshOptions, FetchOptions, BuildOptions)
+        return _help("refresh", RefreshOptions, FetchOptions, BuildOptions, ProgressOptions)
     from fetching.run import FetchError
     from pipelines.refresh import RefreshError, run
     try:

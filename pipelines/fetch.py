@@ -19,7 +19,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from fetching.progress import default_stream
 from fetching.run import FetchConfig, Fetcher
-from pipelines.options import FetchOptions, _csv
+from pipelines.options import FetchOptions, ProgressOptions, _csv
 
 SECRET_FLAG = "--ncbi_api_key"
 
@@ -65,7 +65,7 @@ def fetch_config(opts: FetchOptions, api_key: str | None, raw_root: str | None =
         ctgov_query=opts.ctgov_query, ctgov_page_size=opts.ctgov_page_size,
         bulk_urls=_bulk_list(opts.bulk_urls or ""), follow=tuple(_csv(opts.follow)),
         max_attempts=opts.max_attempts, timeout=opts.request_timeout, backoff_base=opts.backoff_base,
-        progress_interval=opts.progress_interval)
+        progress_interval=opts.view_as(ProgressOptions).progress_interval)
     for k, v in overrides.items():
         setattr(cfg, k, v)
     if not cfg.raw_root:

@@ -9,6 +9,16 @@ from transforms.joins.link import REVIEW_PUBLICATION_TYPES
 DEFAULT_OUTPUT = "output"
 
 
+class ProgressOptions(PipelineOptions):
+    """``--progress_interval``, shared by fetch, build and refresh (one option for all of them)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument("--progress_interval", type=float, default=5.0,
+                            help="Seconds between progress lines on stderr (0 = only the last line of a "
+                                 "fetch, none for a build).")
+
+
 class BuildOptions(PipelineOptions):
     """Options of the build job."""
 
@@ -92,8 +102,6 @@ class FetchOptions(PipelineOptions):
         g.add_argument("--request_timeout", type=float, default=60.0, help="Seconds to connect / between bytes.")
         g.add_argument("--backoff_base", type=float, default=0.5, help="First retry delay (doubles each time).")
         g.add_argument("--efetch_batch", type=int, default=500, help="Records per efetch page of a search.")
-        g.add_argument("--progress_interval", type=float, default=2.0,
-                       help="Seconds between progress lines on stderr (0 = only the final line).")
 
 
 class RefreshOptions(PipelineOptions):

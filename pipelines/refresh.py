@@ -35,7 +35,8 @@ from fetching.rawzone import RawZone, delete_tree
 from fetching.run import Fetcher
 from pipelines.build import SOURCE_DIRS, build, prepare_options
 from pipelines.fetch import fetch_config, pop_api_key
-from pipelines.options import BuildOptions, FetchOptions, RefreshOptions
+from pipelines.options import BuildOptions, FetchOptions, ProgressOptions, RefreshOptions
+from pipelines.progress import BuildProgress
 from transforms.snapshot import WATERMARKS, FinalizeSnapshot
 
 log = logging.getLogger("leadsinstruct.refresh")
@@ -141,8 +142,9 @@ def run(argv=None, progress_stream=None) -> dict:
     p = beam.Pipeline(options=bopts)
     outputs = build(p, bopts.view_as(BuildOptions))
     outputs["manifest"] | "FinalizeSnapshot" >> FinalizeSnapshot(ropts.root, as_of, current, summary, new_wm)
-    result = p.run()
-    state = result.wait_until_finish()
+    with BuildProgress(stream, bopts.view_as(ProgressOptions).progress_interval):
+        result = p.run()
+        state = result.wait_until_finish()
     if not snapshot_complete(root, as_of):
         # a runner that returns before the job ends (a Flex Template launch): the job finishes it
         return {**summary, "status": "submitted", "job_state": str(state)}
