@@ -85,6 +85,17 @@ def _root(body: bytes):
     return safe_fromstring(body)
 
 
+def _result_root(body: bytes, tag: str):
+    """The root of an E-utilities XML result, which must be ``tag`` and report no ERROR."""
+    root = _root(body)
+    if root.tag != tag:
+        raise EutilsError(f"expected {tag}, got <{root.tag}>")
+    err = root.findtext("ERROR")
+    if err:
+        raise EutilsError(err.strip())
+    return root
+
+
 def parse_esearch(body: bytes) -> SearchResult:
     """eSearchResult XML or esearch JSON → ``SearchResult``; an ERROR in the body raises."""
     text = body.lstrip()
@@ -98,12 +109,7 @@ def parse_esearch(body: bytes) -> SearchResult:
         if r.get("ERROR"):
             raise EutilsError(str(r["ERROR"]))
         return SearchResult(int(r["count"]), r.get("webenv"), r.get("querykey"), list(r.get("idlist", [])))
-    root = _root(body)
-    if root.tag != "eSearchResult":
-        raise EutilsError(f"expected eSearchResult, got <{root.tag}>")
-    err = root.findtext("ERROR")
-    if err:
-        raise EutilsError(err.strip())
+    root = _result_root(body, "eSearchResult")
     count = root.findtext("Count")
     if count is None:
         raise EutilsError("eSearchResult without Count")
@@ -113,12 +119,7 @@ def parse_esearch(body: bytes) -> SearchResult:
 
 def parse_elink(body: bytes) -> dict[str, dict[str, list[str]]]:
     """eLinkResult → {source id: {linkname: [target ids]}} (every LinkSet; empty lists kept)."""
-    root = _root(body)
-    if root.tag != "eLinkResult":
-        raise EutilsError(f"expected eLinkResult, got <{root.tag}>")
-    err = root.findtext("ERROR")
-    if err:
-        raise EutilsError(err.strip())
+    root = _result_root(body, "eLinkResult")
     out: dict[str, dict[str, list[str]]] = {}
     for ls in root.iterfind("LinkSet"):
         sources = [i.text.strip() for i in ls.iterfind("IdList/Id") if i.text]

@@ -27,7 +27,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from typing import IO, Iterator, Optional
+from typing import IO, Optional
 
 
 def short_hash(*parts: str, n: int = 16) -> str:
@@ -112,16 +112,6 @@ class RawZone:
                     out.append(rel)
         return sorted(out)
 
-    def delete(self, rel: str) -> None:
-        p = self.path(rel)
-        if self.local:
-            if os.path.exists(p):
-                os.remove(p)
-            return
-        from apache_beam.io.filesystems import FileSystems
-        if FileSystems.exists(p):
-            FileSystems.delete([p])
-
 
 def delete_tree(path: str) -> int:
     """Delete a file or a whole folder, local or ``gs://`` (where a folder is only a name prefix,
@@ -195,11 +185,3 @@ class _AtomicWriter:
             from apache_beam.io.filesystems import FileSystems
             if self._tmp and FileSystems.exists(self._tmp):
                 FileSystems.delete([self._tmp])
-
-
-def iter_chunks(f: IO[bytes], size: int = 1 << 20) -> Iterator[bytes]:
-    while True:
-        b = f.read(size)
-        if not b:
-            return
-        yield b

@@ -87,7 +87,7 @@ def run(argv=None, progress_stream=None) -> dict:
         return {**summary, "status": "up_to_date"}
     if snapshot_complete(root, as_of):  # built, but the watermarks were not written yet
         summary = root.read_json(f"{snap_rel}/refresh.json")
-        _commit(root, summary["watermarks"])
+        root.write_json(WATERMARKS, summary["watermarks"])
         return {**summary, "status": "completed_earlier_run"}
 
     # 1. fetch the delta into the raw zone
@@ -149,10 +149,6 @@ def run(argv=None, progress_stream=None) -> dict:
         # a runner that returns before the job ends (a Flex Template launch): the job finishes it
         return {**summary, "status": "submitted", "job_state": str(state)}
     return {**root.read_json(f"{snap_rel}/refresh.json"), "status": "refreshed"}
-
-
-def _commit(root: RawZone, watermarks: dict) -> None:
-    root.write_json(WATERMARKS, watermarks)
 
 
 def main(argv=None) -> int:
