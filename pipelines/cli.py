@@ -3,6 +3,7 @@
     leadsinstruct build   [options]   build the six task datasets from a raw zone (default: the sample)
     leadsinstruct fetch   [options]   fetch from E-utilities / ClinicalTrials.gov / bulk URLs into a raw zone
     leadsinstruct refresh [options]   fetch the delta and write a new dated snapshot
+    leadsinstruct synth OUT [--scale S]   write a synthetic raw zone (the sample, or S × the LEADS corpus)
 
 ``leadsinstruct <command> --help`` lists a command's options.
 """
@@ -111,7 +112,12 @@ def _refresh(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"build": _build, "fetch": _fetch, "refresh": _refresh}
+def _synth(argv: list[str]) -> int:
+    from synth.scale import main as synth_main
+    return synth_main(argv)
+
+
+COMMANDS = {"build": _build, "fetch": _fetch, "refresh": _refresh, "synth": _synth}
 
 
 def main(argv=None) -> int:
@@ -120,7 +126,7 @@ def main(argv=None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apache_beam.io.filebasedsink").setLevel(logging.ERROR)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        print("usage: leadsinstruct {build,fetch,refresh} [options]   (leadsinstruct <command> --help)",
+        print("usage: leadsinstruct {build,fetch,refresh,synth} [options]   (leadsinstruct <command> --help)",
               file=sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     return COMMANDS[argv[0]](argv[1:])

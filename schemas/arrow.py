@@ -46,9 +46,40 @@ def arrow_schema(cls) -> pa.Schema:
     return pa.schema(_fields(cls))
 
 
+def _value_converter(tp: Any):
+    """A function turning a field value of type ``tp`` into plain Python values, or None when the
+    value is already plain (scalars and lists of scalars are shared, not copied)."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or (sys.version_info >= (3, 10) and origin is __import__("types").UnionType):
+        (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
+        conv = _value_converter(inner)
+        return None if conv is None else (lambda v: None if v is None else conv(v))
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        conv = _value_converter(item)
+        return None if conv is None else (lambda v: None if v is None else [conv(x) for x in v])
+    if dataclasses.is_dataclass(tp):
+        return _row_converter(tp)
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def _row_converter(cls):
+    hints = typing.get_type_hints(cls)
+    plan = tuple((f.name, _value_converter(hints[f.name])) for f in dataclasses.fields(cls))
+
+    def convert(obj) -> dict:
+        return {name: getattr(obj, name) if conv is None else conv(getattr(obj, name)) for name, conv in plan}
+    return convert
+
+
 def to_row(record) -> dict:
-    """A record dataclass as a dict of plain Python values (nested dataclasses become dicts)."""
-    return dataclasses.asdict(record)
+    """A record dataclass as a dict of plain Python values (nested dataclasses become dicts).
+
+    Same result as ``dataclasses.asdict`` for the record types (whose fields are scalars, lists
+    and nested records), without its deep copies: lists of scalars are shared with the record.
+    """
+    return _row_converter(type(record))(record)
 
 
 def from_row(cls, row: dict):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Optional
+from schemas.packing import compact_pickling
 
 SCHEMA_VERSION = "1.0.0"
 
@@ -472,3 +473,7 @@ class StudyBundle:
     fulltext: Optional[FullText]
     trial: Trial
     link_sources: list[str]
+
+
+compact_pickling(Article, DeletedCitation, FullText, Trial, ReviewLink, TrialLink, ReviewCriteria, TaskRecord,
+                 DeadLetter, UnresolvedLink, Link, TrialBrief, StudySummary, ReviewStudy, ReviewBundle, StudyBundle)

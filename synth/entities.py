@@ -42,7 +42,7 @@ UPDATED_TRIAL = 0  # its publication gets a newer version in the update file
 REVIEW_FULLTEXT_TOPIC = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TrialSpec:
     index: int  # global ordinal, 0-based; NCT = NCT09000001 + index
     nct: str
@@ -56,9 +56,10 @@ class TrialSpec:
     arms: int
     alias: Optional[str]
     negative: Optional[int] = None  # index into Topic.negatives for hard-negative trials
+    registered: bool = True  # False: a publication's study with no registry record (link_mode "none")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ArticleSpec:
     pmid: str
     kind: str  # review | trial | negative | background | extra
@@ -71,16 +72,28 @@ class ArticleSpec:
 
 @dataclass(frozen=True)
 class Layout:
+    """Which records exist. ``topic`` fields of the specs index review groups; group ``g`` is
+    written from the vocabulary topic ``TOPICS[bases[g]]`` (the sample: group g = topic g)."""
     articles: tuple[ArticleSpec, ...]  # in PMID order
     trials: tuple[TrialSpec, ...]  # in NCT order
     updated_pmid: str
     deleted_pmid: str
+    bases: tuple[int, ...] = tuple(range(len(TOPICS)))
+    _by_group: dict = dataclasses.field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        for a in self.articles:
+            self._by_group.setdefault((a.topic, a.kind), []).append(a)
 
     def article(self, pmid: str) -> ArticleSpec:
         return self.articles[int(pmid) - FIRST_PMID]
 
+    def topic_of(self, group: int) -> Topic:
+        """The vocabulary topic review group ``group`` is written from."""
+        return TOPICS[self.bases[group]]
+
     def topic_articles(self, topic: int, kind: str) -> list[ArticleSpec]:
-        return [a for a in self.articles if a.topic == topic and a.kind == kind]
+        return list(self._by_group.get((topic, kind), ()))
 
     def review(self, topic: int) -> ArticleSpec:
         return self.topic_articles(topic, "review")[0]
@@ -351,7 +364,7 @@ class SampleWorld:
 
     def _build_trial(self, index: int) -> TrialEntity:
         spec = self.layout.trials[index]
-        topic = TOPICS[spec.topic]
+        topic = self.layout.topic_of(spec.topic)
         rng = self.rng("trial", index)
         neg: Optional[Negative] = topic.negatives[spec.negative] if spec.negative is not None else None
         population = neg.population if neg else topic.population
@@ -476,7 +489,7 @@ class SampleWorld:
         from synth import text  # composition of titles and abstracts
 
         spec = self.layout.article(pmid)
-        topic = TOPICS[spec.topic]
+        topic = self.layout.topic_of(spec.topic)
         rng = self.rng(spec.kind, f"{spec.topic}:{spec.position}")
         trial = self.trial(spec.trial) if spec.trial is not None else None
         if spec.kind == "review":
@@ -515,11 +528,12 @@ class SampleWorld:
         text.fill_article(self, entity, topic, trial, rng)
         return entity
 
-    def updated_article(self) -> ArticleEntity:
-        """The newer version of one trial publication written to the update file (changed title)."""
+    def updated_article(self, pmid: Optional[str] = None) -> ArticleEntity:
+        """The newer version of a trial publication (default: the layout's ``updated_pmid``) written
+        to an update file (changed title, later revision date)."""
         from synth import text
 
-        base = self.article(self.layout.updated_pmid)
+        base = self.article(pmid or self.layout.updated_pmid)
         rng = self.rng("update", base.spec.pmid)
         return dataclasses.replace(base, title=text.revised_title(base.title),
                                    date_revised=datetime.date(2025, rng.randint(1, 6), rng.randint(1, 28)))

@@ -21,7 +21,7 @@ def included_pmids(layout: Layout, topic: int) -> list[str]:
 
 def screened_out_pmids(layout: Layout, topic: int) -> list[str]:
     """Negatives that are randomised trials: they pass title/abstract screening, then are excluded."""
-    negatives = TOPICS[topic].negatives
+    negatives = layout.topic_of(topic).negatives
     return [a.pmid for a in layout.topic_articles(topic, "negative") if negatives[a.position].kind in RCT_NEGATIVES]
 
 

@@ -55,10 +55,10 @@ class _Output:
         self.path(rel).write_bytes(data)
 
     @contextmanager
-    def gzip(self, rel: str) -> Iterator[IO[bytes]]:
+    def gzip(self, rel: str, level: int = 9) -> Iterator[IO[bytes]]:
         """A gzip stream with no file name and mtime 0 in its header (reproducible bytes)."""
         with open(self.path(rel), "wb") as raw, \
-                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
+                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=level) as gz:
             yield gz
 
 

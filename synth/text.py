@@ -247,8 +247,12 @@ def _included_trials(world, topic_index: int) -> list[TrialEntity]:
     return [world.trial(a.trial) for a in world.layout.topic_articles(topic_index, "trial")]
 
 
+def number_words(n: int) -> str:
+    return NUMBER_WORDS[n] if n < len(NUMBER_WORDS) else str(n)
+
+
 def review_main_results(world, topic_index: int) -> str:
-    topic = TOPICS[topic_index]
+    topic = world.layout.topic_of(topic_index)
     trials = _included_trials(world, topic_index)
     pubs = [world.article(t.spec.pmid) for t in trials]
     q = topic.primary
@@ -264,7 +268,7 @@ def review_main_results(world, topic_index: int) -> str:
     years = sorted(p.pub_date.year for p in pubs)
     months = sorted(t.months for t in trials)
     unit = q.prose_unit
-    return (f"We included {NUMBER_WORDS[len(trials)]} randomised controlled trials with "
+    return (f"We included {number_words(len(trials))} randomised controlled trials with "
             f"{sum(t.enrollment for t in trials)} participants, published between {years[0]} and {years[-1]}; "
             f"follow-up ranged from {months[0]} to {months[-1]} months. Compared with control, {topic.agent} "
             f"changed {q.phrase} by a mean difference of {fmt(md, q.decimals)}{unit_suffix(unit)} "
@@ -274,7 +278,7 @@ def review_main_results(world, topic_index: int) -> str:
 
 
 def review_abstract(world, topic_index: int) -> list[tuple[str, str, str]]:
-    r = TOPICS[topic_index].review
+    r = world.layout.topic_of(topic_index).review
     criteria = " ".join((r.study_types, r.population, r.intervention, r.comparison, r.outcomes))
     return [
         ("BACKGROUND", "BACKGROUND", r.background),
@@ -313,7 +317,7 @@ def _fill_negative(entity: ArticleEntity, topic: Topic, rng: random.Random) -> N
     entity.sections = [(label, cat, body.format(**values)) for label, cat, body in neg.abstract]
     entity.publication_types = list(neg.publication_types)
     entity.keywords = rng.sample(topic.keywords, 3)
-    if entity.spec.topic == 3 and neg.kind == "cohort":
+    if topic is TOPICS[3] and neg.kind == "cohort":
         entity.status = "In-Data-Review"
         entity.date_completed = None
         return
@@ -362,6 +366,8 @@ def _sites_text(trial: TrialEntity) -> str:
 def registration_segments(trial: TrialEntity) -> list:
     """Where a full text names the registry record (nothing for registry-only links)."""
     nct = trial.spec.nct
+    if not trial.spec.registered:
+        return ["The report does not name a trial registration."]
     if trial.spec.link_mode == "registry":
         return ["The trial was prospectively registered in a public trial registry before enrolment began."]
     if trial.spec.index % 2 == 0:
@@ -463,14 +469,15 @@ def trial_body(world, article: ArticleEntity, trial: TrialEntity) -> list[tuple]
 def review_body(world, article: ArticleEntity) -> list[tuple]:
     """Sections of the review's full text (its included-studies table cites every included trial)."""
     t = article.spec.topic
-    topic = TOPICS[t]
+    topic = world.layout.topic_of(t)
     r = topic.review
     trials = _included_trials(world, t)
     backgrounds = [a.pmid for a in world.layout.topic_articles(t, "background")]
     rows = []
     for trial in trials:
         pub = world.article(trial.spec.pmid)
-        rows.append([f"{pub.authors[0].last} {pub.pub_date.year}", trial.spec.nct, str(trial.enrollment),
+        registration = trial.spec.nct if trial.spec.registered else "Not registered"
+        rows.append([f"{pub.authors[0].last} {pub.pub_date.year}", registration, str(trial.enrollment),
                      "; ".join(a.label for a in trial.arms), f"{trial.months} months"])
     table = ("tbl1", "Table 1", "Characteristics of included studies",
              ["Study", "Registration", "Participants randomised", "Arms", "Follow-up"], rows, None)

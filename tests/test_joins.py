@@ -184,3 +184,28 @@ def test_registration_under_a_trial_registration_heading():
     ft = make_fulltext("1", "PMC1", nct_ids=["NCT01234567"],
                        sections=[Section("Trial registration", "ClinicalTrials.gov NCT01234567.", 1)])
     assert L.registration_nct_ids(ft) == ["NCT01234567"]
+
+
+def test_topic_near_scan_is_bounded_and_order_free(monkeypatch):
+    from schemas.records import TrialBrief
+    from transforms.joins import transforms as J
+
+    def study(pmid, interv):
+        return L.study_summary(pmid, make_article(pmid), None,
+                               [TrialBrief(f"NCT{int(pmid):08d}", ["Prediabetes"], [interv], [])])
+    # 500 studies of the review's own intervention (never negatives) and 5 of another one
+    pool = [study(str(i), "Metformin") for i in range(1, 501)] + [study(str(i), "Lifestyle") for i in range(501, 506)]
+    profile = ("r1", {"prediabetes"}, {"metformin"}, {"1"})
+    checks = []
+    real = L.is_topic_near_negative
+    monkeypatch.setattr(J.L, "is_topic_near_negative", lambda prof, s: checks.append(s.pmid) or real(prof, s))
+    fn = J._NearByConditionFn(per_key=3)
+    found = list(fn.process(("prediabetes", {"reviews": [profile], "studies": pool})))
+    assert len(checks) <= J.NEAR_SCAN_LIMIT == 200
+    assert all(review == "r1" and s.pmid in {str(i) for i in range(501, 506)} for review, s in found)
+    checks.clear()
+    again = list(fn.process(("prediabetes", {"reviews": [profile], "studies": list(reversed(pool))})))
+    assert [s.pmid for _, s in again] == [s.pmid for _, s in found]  # the input order does not matter
+    # a pool small enough to scan whole yields the limit when enough candidates qualify
+    small = [study(str(i), "Lifestyle") for i in range(600, 610)]
+    assert len(list(fn.process(("prediabetes", {"reviews": [profile], "studies": small})))) == 3

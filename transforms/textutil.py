@@ -42,7 +42,7 @@ def nct_ids_in(*texts: Optional[str]) -> list[str]:
     """Sorted unique ``NCTnnnnnnnn`` ids mentioned in the texts (``NCT 01234567`` accepted)."""
     found = set()
     for t in texts:
-        if t:
+        if t and "nct" in t.lower():  # a substring test first: most texts name no trial
             for m in NCT_RE.finditer(t):
                 found.add("NCT" + m.group(1))
     return sorted(found)

@@ -28,6 +28,7 @@ from schemas.records import Link, ReviewBundle, ReviewStudy, StudyBundle, Unreso
 from transforms.joins import link as L
 from transforms.links.parse import criteria_from_article, merge_criteria
 from transforms.metrics import inc
+from transforms.shuffle import PackedCoGroupByKey, PackedGroupByKey
 
 
 def _latest_article(kv):
@@ -50,7 +51,7 @@ class SelectLatestArticles(beam.PTransform):
         keyed = ((articles | "KeyArticles" >> beam.Map(lambda a: (a.pmid, a)),
                   deletions | "KeyDeletions" >> beam.Map(lambda d: (d.pmid, d)))
                  | "MergeArticleStreams" >> beam.Flatten())
-        return keyed | "GroupByPmid" >> beam.GroupByKey() | "KeepLatest" >> beam.FlatMap(_latest_article)
+        return keyed | "GroupByPmid" >> PackedGroupByKey() | "KeepLatest" >> beam.FlatMap(_latest_article)
 
 
 def _latest_trial(kv):
@@ -80,7 +81,7 @@ class SelectLatestTrials(beam.PTransform):
                    | "DistinctAliases" >> beam.Distinct())
         return (trials
                 | "KeyTrials" >> beam.Map(lambda t, amap: (amap.get(t.nct_id, t.nct_id), t), AsDict(aliases))
-                | "GroupByNct" >> beam.GroupByKey()
+                | "GroupByNct" >> PackedGroupByKey()
                 | "KeepLatestTrial" >> beam.FlatMap(_latest_trial).with_outputs("aliases", "withdrawn",
                                                                                 main="trials"))
 
@@ -102,7 +103,7 @@ class SelectLatestFullTexts(beam.PTransform):
 
     def expand(self, fulltexts):
         return (fulltexts | "KeyFullTexts" >> beam.Map(lambda f: (_fulltext_key(f), f))
-                | "GroupByArticle" >> beam.GroupByKey() | "KeepFullest" >> beam.FlatMap(_latest_fulltext))
+                | "GroupByArticle" >> PackedGroupByKey() | "KeepFullest" >> beam.FlatMap(_latest_fulltext))
 
 
 def _keep_unless_deleted(kv):
@@ -131,7 +132,7 @@ class DropDeletedFullTexts(beam.PTransform):
         kept = ({"fulltext": with_pmid | "KeyByPmid" >> beam.Map(lambda f: (f.pmid, f)),
                  "deleted": deletions | "KeyDeletions" >> beam.Map(lambda d: (d.pmid, True)),
                  "article": articles | "KeyArticles" >> beam.Map(lambda a: (a.pmid, True))}
-                | "GroupByPmid" >> beam.CoGroupByKey()
+                | "GroupByPmid" >> PackedCoGroupByKey()
                 | "KeepLive" >> beam.FlatMap(_keep_unless_deleted).with_outputs("withheld", main="fulltexts"))
         return {"fulltexts": (kept.fulltexts, without) | "WithFullTextsWithoutPmid" >> beam.Flatten(),
                 "withheld": kept.withheld}
@@ -232,12 +233,12 @@ class JoinStudyTrials(beam.PTransform):
                     | "KeyRegistryLinks" >> beam.Map(lambda ln: (ln.pmid, ln)))
         by_pmid = ({"article": articles | "KeyArticlesByPmid" >> beam.Map(lambda a: (a.pmid, a)),
                     "fulltext": ft_by_pmid, "registry": registry}
-                   | "JoinByPmid" >> beam.CoGroupByKey()
+                   | "JoinByPmid" >> PackedCoGroupByKey()
                    | "LinkStudiesToTrials" >> beam.ParDo(_JoinByPmidFn(self._review_types), AsDict(aliases))
                    .with_outputs("by_nct", "summaries", "review_links", "criteria", "link_rows", "unresolved"))
         by_nct = ({"trial": trials | "KeyTrialsByNct" >> beam.Map(lambda t: (t.nct_id, t)),
                    "pubs": by_pmid.by_nct}
-                  | "JoinByNct" >> beam.CoGroupByKey()
+                  | "JoinByNct" >> PackedCoGroupByKey()
                   | "BuildStudyBundles" >> beam.FlatMap(_join_by_nct).with_outputs("briefs", "unresolved",
                                                                                    main="bundles"))
         unresolved = (by_pmid.unresolved, by_nct.unresolved) | "MergeUnresolved" >> beam.Flatten()
@@ -293,12 +294,12 @@ class JoinReviewStudies(beam.PTransform):
         review_links, summaries, briefs, criteria = pcolls
         studies = ({"summary": summaries, "briefs": briefs,
                     "links": review_links | "KeyLinksByPmid" >> beam.Map(lambda ln: (ln.pmid, ln))}
-                   | "JoinLinksWithStudies" >> beam.CoGroupByKey()
+                   | "JoinLinksWithStudies" >> PackedCoGroupByKey()
                    | "ResolveReviewStudies" >> beam.FlatMap(_review_studies).with_outputs(
                        "unresolved", "link_rows", main="studies"))
         bundles = ({"studies": studies.studies,
                     "criteria": criteria | "KeyCriteria" >> beam.Map(lambda c: (c.review_id, c))}
-                   | "JoinByReview" >> beam.CoGroupByKey()
+                   | "JoinByReview" >> PackedCoGroupByKey()
                    | "BuildReviewBundles" >> beam.FlatMap(_review_bundle))
         return {"bundles": bundles, "link_rows": studies.link_rows, "unresolved": studies.unresolved}
 
@@ -316,19 +317,32 @@ def _pool(bundle: ReviewBundle):
                 yield cond, rs.study
 
 
+NEAR_SCAN_LIMIT = 200  # candidates examined per review and condition
+
+
 class _NearByConditionFn(beam.DoFn):
-    """(condition, {reviews, studies}) → (review_id, StudySummary) topic-near negatives."""
+    """(condition, {reviews, studies}) → (review_id, StudySummary) topic-near negatives.
+
+    The condition's pool is put in one pseudo-random order; each review scans it from its own
+    pseudo-random start and takes the first ``per_key`` candidates that qualify, examining at
+    most ``NEAR_SCAN_LIMIT``. Cost per review is bounded, however many reviews share a condition.
+    """
 
     def __init__(self, per_key: int):
         self._per_key = per_key
 
     def process(self, kv):
-        _, groups = kv
-        studies = {s.pmid: s for s in groups["studies"]}
+        condition, groups = kv
+        pool = sorted({s.pmid: s for s in groups["studies"]}.values(),
+                      key=lambda s: L.stable_rank(condition, s.pmid))
+        n = len(pool)
+        if not n:
+            return
         for review_id, conditions, interventions, pmids in groups["reviews"]:
-            ranked = sorted(studies.values(), key=lambda s: L.stable_rank(review_id, s.pmid))
+            start = int(L.stable_rank(review_id, condition)[:12], 16) % n
             found = 0
-            for s in ranked:
+            for k in range(min(n, NEAR_SCAN_LIMIT)):
+                s = pool[(start + k) % n]
                 if L.is_topic_near_negative((conditions, interventions, pmids), s):
                     yield review_id, s
                     found += 1
@@ -362,8 +376,8 @@ class AddTopicNearNegatives(beam.PTransform):
             return bundles
         near = ({"reviews": bundles | "ReviewProfiles" >> beam.FlatMap(_profile),
                  "studies": bundles | "IncludedTrialPool" >> beam.FlatMap(_pool)}
-                | "GroupByCondition" >> beam.CoGroupByKey()
+                | "GroupByCondition" >> PackedCoGroupByKey()
                 | "FindTopicNear" >> beam.ParDo(_NearByConditionFn(self._limit)))
         return ({"bundle": bundles | "KeyBundles" >> beam.Map(lambda b: (b.review_id, b)), "near": near}
-                | "JoinNegatives" >> beam.CoGroupByKey()
+                | "JoinNegatives" >> PackedCoGroupByKey()
                 | "AddNegatives" >> beam.FlatMap(_with_negatives, self._limit))

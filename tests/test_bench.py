@@ -1,0 +1,61 @@
+"""The benchmarks' baselines must do the same work as the build: the plain loop of
+``bench/plain_build.py`` writes exactly the Beam build's task records and tables."""
+from __future__ import annotations
+
+import glob
+import json
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.test_build_pipeline import run_build
+from transforms.tasks.common import TASKS
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def _rows(root: Path, sub: str) -> list[dict]:
+    rows = []
+    for path in sorted(glob.glob(f"{root}/{sub}/part-*.parquet")):
+        rows += pq.read_table(path).to_pylist()
+    return sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
+
+
+@pytest.fixture(scope="module")
+def plain_build():
+    sys.path.insert(0, str(BENCH))
+    try:
+        from plain_build import plain_build as fn
+    finally:
+        sys.path.remove(str(BENCH))
+    return fn
+
+
+def test_plain_loop_builds_the_same_records_as_beam(sample_dir, tmp_path, plain_build):
+    manifest, _ = run_build(sample_dir, tmp_path / "beam")
+    result = plain_build(str(sample_dir), str(tmp_path / "plain"), "2026-01-01")
+    assert result["tasks"] == manifest["tasks"] and result["total_records"] == manifest["total_records"] == 226
+    for task in TASKS:
+        beam_rows = _rows(tmp_path / "beam", f"tasks/task={task}")
+        assert beam_rows and _rows(tmp_path / "plain", f"tasks/task={task}") == beam_rows, task
+    for table in ("articles", "fulltexts", "trials", "links"):
+        assert _rows(tmp_path / "plain", f"tables/{table}") == _rows(tmp_path / "beam", f"tables/{table}"), table
+    plain_manifest = json.loads((tmp_path / "plain" / "manifest.json").read_text())
+    for key in ("tasks", "tables", "dead_letters", "unresolved", "total_records"):
+        assert plain_manifest[key] == manifest[key], key
+
+
+def test_process_tree_memory_is_measured(tmp_path):
+    sys.path.insert(0, str(BENCH))
+    try:
+        from procstat import run_measured
+    finally:
+        sys.path.remove(str(BENCH))
+    code = ("import subprocess, sys; b = bytearray(150 * 2**20); "
+            "subprocess.run([sys.executable, '-c', 'import time; c = bytearray(120 * 2**20); time.sleep(1.5)'])")
+    stat = run_measured([sys.executable, "-c", code], interval=0.1)
+    assert stat["returncode"] == 0
+    # parent (150 MB) and child (120 MB) alive together: the tree peak counts both, the largest one
+    assert stat["peak_tree_rss_mb"] >= 270 and 150 <= stat["peak_process_rss_mb"] < 270
