@@ -53,6 +53,7 @@ from schemas.arrow import arrow_schema, to_row  # noqa: E402
 from schemas.records import (Article, DeadLetter, DeletedCitation, FullText, Link, ReviewCriteria,  # noqa: E402
                              ReviewLink, TaskRecord, Trial)
 from transforms.formats import parse_source  # noqa: E402
+from transforms.runtime import tune_gc  # noqa: E402
 from transforms.joins import link as L  # noqa: E402
 from transforms.joins.transforms import (_JoinByPmidFn, _NearByConditionFn, _fulltext_key, _join_by_nct,  # noqa: E402
                                          _keep_unless_deleted, _key_fulltexts, _latest_article,
@@ -351,6 +352,7 @@ def main(argv=None) -> int:
     ap.add_argument("--tasks_only", action="store_true",
                     help="Write only the task shards (no tables, dead letters, unresolved, manifest).")
     args = ap.parse_args(argv)
+    tune_gc()  # the same collector setting as the Beam build's run()
     result = plain_build(args.input_root, args.output, args.snapshot_date, topic_negatives=args.topic_negatives,
                          max_input_chars=args.max_input_chars,
                          review_publication_types=args.review_publication_types, tasks_only=args.tasks_only)

@@ -22,6 +22,7 @@ from apache_beam.io.filesystems import FileSystems
 from schemas.records import Article, DeadLetter, DeletedCitation, FullText, ReviewCriteria, ReviewLink, Trial
 from transforms.formats import parse_source
 from transforms.metrics import inc
+from transforms.runtime import tune_gc
 
 TAGS = {Article: ("articles", "pubmed.parsed"), DeletedCitation: ("deletions", "pubmed.deleted_citations"),
         FullText: ("fulltexts", "pmc.parsed"), Trial: ("trials", "ctgov.parsed"),
@@ -31,6 +32,9 @@ OUTPUTS = [tag for tag, _ in TAGS.values()] + ["dead_letters"]
 
 class _ParseFileFn(beam.DoFn):
     """FileMetadata → records of that file, each routed to its tag."""
+
+    def setup(self):
+        tune_gc()  # once per worker process (see transforms.runtime)
 
     def process(self, metadata):
         path = metadata.path
