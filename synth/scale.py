@@ -285,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         from synth.sample import write_sample_corpus
         summary = write_sample_corpus(args.out_dir, args.seed)
     else:
+        if args.scale <= 0 or args.records_per_file <= 0:
+            parser.error("--scale and --records_per_file must be positive")
         summary = write_scaled_corpus(args.out_dir, args.scale, args.seed, args.workers, args.records_per_file)
         with open(os.path.join(args.out_dir, "synth_summary.json"), "w") as f:
             json.dump(summary, f, indent=2)

@@ -90,6 +90,13 @@ def test_same_bytes_with_one_or_two_workers(scaled, tmp_path):
     assert _digest(tmp_path) == _digest(root)
 
 
+def test_cli_refuses_a_scale_that_is_not_positive(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([str(tmp_path), "--scale", "0"])
+    assert e.value.code == 2 and "--scale and --records_per_file must be positive" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 def test_cli_writes_summary(tmp_path, capsys):
     assert main([str(tmp_path), "--scale", "0.0005", "--workers", "1"]) == 0
     shown = json.loads(capsys.readouterr().out)
