@@ -23,7 +23,6 @@ from transforms.joins.transforms import (AddTopicNearNegatives, DropDeletedFullT
                                         JoinStudyTrials, SelectLatestArticles, SelectLatestFullTexts,
                                         SelectLatestTrials)
 from transforms.read import ParseInputFiles, ReadSnapshotTables
-from transforms.runtime import tune_gc
 from transforms.tasks.common import BuildContext
 from transforms.tasks.transforms import BuildTaskRecords
 from transforms.write import WriteJsonLines, WriteManifest, WriteTable, WriteTaskShards
@@ -163,7 +162,6 @@ def run(argv=None, progress_stream=None):
     options = prepare_options(argv)
     build_opts = options.view_as(BuildOptions)
     clear_previous_output(build_opts.output)
-    tune_gc()
     p = beam.Pipeline(options=options)
     build(p, build_opts)
     with BuildProgress(progress_stream, options.view_as(ProgressOptions).progress_interval):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import sys
+import types
 import typing
 from typing import Any
 
@@ -18,13 +19,23 @@ import pyarrow as pa
 _SCALARS = {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_()}
 
 
-def _arrow_type(tp: Any) -> pa.DataType:
+def optional_inner(tp: Any) -> Any:
+    """``X`` for ``Optional[X]`` (either spelling); ``None`` when ``tp`` is not a union; a
+    ``TypeError`` for a union of several types (records never have one)."""
     origin = typing.get_origin(tp)
-    if origin is typing.Union or (sys.version_info >= (3, 10) and origin is __import__("types").UnionType):
+    if origin is typing.Union or (sys.version_info >= (3, 10) and origin is types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if len(args) != 1:
             raise TypeError(f"unsupported union {tp!r}")
-        return _arrow_type(args[0])
+        return args[0]
+    return None
+
+
+def _arrow_type(tp: Any) -> pa.DataType:
+    inner = optional_inner(tp)
+    if inner is not None:
+        return _arrow_type(inner)
+    origin = typing.get_origin(tp)
     if origin is list:
         (item,) = typing.get_args(tp)
         return pa.list_(_arrow_type(item))
@@ -49,11 +60,11 @@ def arrow_schema(cls) -> pa.Schema:
 def _value_converter(tp: Any):
     """A function turning a field value of type ``tp`` into plain Python values, or None when the
     value is already plain (scalars and lists of scalars are shared, not copied)."""
-    origin = typing.get_origin(tp)
-    if origin is typing.Union or (sys.version_info >= (3, 10) and origin is __import__("types").UnionType):
-        (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
+    inner = optional_inner(tp)
+    if inner is not None:
         conv = _value_converter(inner)
         return None if conv is None else (lambda v: None if v is None else conv(v))
+    origin = typing.get_origin(tp)
     if origin is list:
         (item,) = typing.get_args(tp)
         conv = _value_converter(item)
@@ -94,10 +105,10 @@ def from_row(cls, row: dict):
 def _from_value(tp, value):
     if value is None:
         return None
+    inner = optional_inner(tp)
+    if inner is not None:
+        return _from_value(inner, value)
     origin = typing.get_origin(tp)
-    if origin is typing.Union:
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _from_value(args[0], value)
     if origin is list:
         (item,) = typing.get_args(tp)
         return [_from_value(item, v) for v in value]

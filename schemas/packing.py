@@ -8,36 +8,26 @@ dataclass machinery for each of them. ``compact_pickling(cls, ...)`` gives recor
 pyarrow, when over ``COMPRESS_OVER`` bytes) and rebuilds it with a precomputed plan. ``pack(record)`` turns a
 record into those bytes, so a ``GroupByKey`` holds compact bytes rather than object graphs.
 
-Pure module (stdlib and pyarrow): no Beam import.
+Pure module (stdlib, pyarrow and ``schemas.arrow``'s type helper): no Beam import.
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
 import pickle
-import sys
-import types
 import typing
 from typing import Any, Callable, Optional
 
 import pyarrow as pa
 
+from schemas.arrow import optional_inner
+
 COMPRESS_OVER = 512
 PROTOCOL = 5
 
 
-def _optional_inner(tp: Any):
-    origin = typing.get_origin(tp)
-    if origin is typing.Union or (sys.version_info >= (3, 10) and origin is types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(args) != 1:
-            raise TypeError(f"unsupported union {tp!r}")
-        return args[0]
-    return None
-
-
 def _has_dataclass(tp: Any) -> bool:
-    inner = _optional_inner(tp)
+    inner = optional_inner(tp)
     if inner is not None:
         return _has_dataclass(inner)
     if typing.get_origin(tp) is list:
@@ -49,7 +39,7 @@ def _codec(tp: Any) -> Optional[tuple[Callable, Callable]]:
     """(encode, decode) for a field type holding dataclasses; None for plain values (kept as is)."""
     if not _has_dataclass(tp):
         return None
-    inner = _optional_inner(tp)
+    inner = optional_inner(tp)
     if inner is not None:
         enc, dec = _codec(inner)
         return (lambda v: None if v is None else enc(v)), (lambda v: None if v is None else dec(v))

@@ -64,10 +64,19 @@ def synergy_csv(layout: Layout, topic: int, doi_of) -> tuple[bytes, int]:
     return out.getvalue().encode("utf-8"), len(rows) + 1
 
 
-def link_table(layout: Layout, topic: int) -> tuple[bytes, int]:
-    """A plain ``review_id<TAB>pmid<TAB>label`` table for the topic's review and its row count."""
+LINK_TABLE_HEADER = "review_id\tpmid\tlabel\n"
+
+
+def link_table_lines(layout: Layout, topic: int) -> list[str]:
+    """The ``review_id<TAB>pmid<TAB>label`` lines of a topic's review: its included studies, then
+    its excluded ones."""
     review = f"pubmed:{layout.review(topic).pmid}"
     rows = [(pmid, "included") for pmid in included_pmids(layout, topic)]
     rows += [(a.pmid, "excluded") for a in layout.topic_articles(topic, "negative")]
-    body = "review_id\tpmid\tlabel\n" + "".join(f"{review}\t{pmid}\t{label}\n" for pmid, label in rows)
-    return body.encode("utf-8"), len(rows)
+    return [f"{review}\t{pmid}\t{label}\n" for pmid, label in rows]
+
+
+def link_table(layout: Layout, topic: int) -> tuple[bytes, int]:
+    """A plain ``review_id<TAB>pmid<TAB>label`` table for the topic's review and its row count."""
+    lines = link_table_lines(layout, topic)
+    return (LINK_TABLE_HEADER + "".join(lines)).encode("utf-8"), len(lines)

@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from synth import ctgov, jats_xml, pubmed_xml
+from synth import ctgov, jats_xml, links, pubmed_xml
 from synth.entities import FIRST_NCT, FIRST_PMC, FIRST_PMID, LINK_PATTERN, ArticleSpec, Layout, SampleWorld, \
     TrialSpec
 from synth.sample import _fake_jpeg, _json_bytes, _Output, _tar_add, _citations
@@ -193,17 +193,12 @@ def _write_file(job: tuple[str, int, int, int]) -> dict:
             counts["trials"] += 1
             counts["trials_with_results"] += trial.spec.has_results
     with open(out.path(f"links/review_links_{n:04d}.tsv"), "w", encoding="utf-8") as f:
-        f.write("review_id\tpmid\tlabel\n")
+        f.write(links.LINK_TABLE_HEADER)
         for spec in specs:
-            if spec.kind != "review":
-                continue
-            review = f"pubmed:{spec.pmid}"
-            for a in layout.topic_articles(spec.topic, "trial"):
-                f.write(f"{review}\t{a.pmid}\tincluded\n")
-                counts["link_rows"] += 1
-            for a in layout.topic_articles(spec.topic, "negative"):
-                f.write(f"{review}\t{a.pmid}\texcluded\n")
-                counts["link_rows"] += 1
+            if spec.kind == "review":
+                lines = links.link_table_lines(layout, spec.topic)
+                f.writelines(lines)
+                counts["link_rows"] += len(lines)
     counts["files"] = {rel: (out.root / rel).stat().st_size for rel in out.files}
     return counts
 

@@ -3,9 +3,9 @@
 ``tune_gc()`` makes the cyclic garbage collector run less often. The build allocates millions of
 short-lived, acyclic objects (parsed elements, decoded records) that reference counting frees;
 with the default thresholds (700, 10, 10) the collector walks them thousands of times. Measured
-on a scale-0.03 build: about 10% less wall time. It is called by ``pipelines.build.run`` (the
-in-process runner) and by the file-parsing DoFn's ``setup`` (worker processes: multi_processing,
-Dataflow).
+on a scale-0.03 build: about 10% less wall time. The file-parsing DoFn's ``setup`` calls it once
+per process that runs the build's stages (the in-process runner's, each multi_processing or
+Dataflow worker's); the plain-loop benchmark calls it too.
 """
 from __future__ import annotations
 
