@@ -17,6 +17,6 @@ setuptools.setup(
         "requests>=2.31",
         "google-cloud-storage>=2.10",
     ],
-    extras_require={"test": ["pytest>=8"]},
+    extras_require={"test": ["pytest>=8", "gcp-storage-emulator"]},
     entry_points={"console_scripts": ["leadsinstruct=pipelines.cli:main"]},
 )

@@ -23,6 +23,7 @@ from transforms.joins.transforms import (AddTopicNearNegatives, DropDeletedFullT
                                         JoinStudyTrials, SelectLatestArticles, SelectLatestFullTexts,
                                         SelectLatestTrials)
 from transforms.read import ParseInputFiles, ReadSnapshotTables
+from transforms.runtime import use_storage_emulator
 from transforms.tasks.common import BuildContext
 from transforms.tasks.transforms import BuildTaskRecords
 from transforms.write import WriteJsonLines, WriteManifest, WriteTable, WriteTaskShards
@@ -59,6 +60,7 @@ def _counts(pcoll, label: str, key_fn):
 
 def build(p: beam.Pipeline, options: BuildOptions) -> dict:
     """Wire the build graph on ``p``; returns the key PCollections (records, tables, dead letters)."""
+    use_storage_emulator()  # before the runner or the graph touches gs:// (see transforms.runtime)
     out = options.output.rstrip("/")
     ctx = BuildContext(created_at=options.snapshot_date or datetime.date.today().isoformat(),
                        max_input_chars=options.max_input_chars)
@@ -131,6 +133,7 @@ def build(p: beam.Pipeline, options: BuildOptions) -> dict:
 
 def prepare_options(argv=None) -> PipelineOptions:
     """Parse options; choose the local FnApiRunner unless a runner is named; refuse multi_threading."""
+    use_storage_emulator()
     options = PipelineOptions(argv)
     std = options.view_as(StandardOptions)
     if std.runner is None:
@@ -139,6 +142,9 @@ def prepare_options(argv=None) -> PipelineOptions:
         raise SystemExit(MULTI_THREADING_REFUSAL)
     build_opts = options.view_as(BuildOptions)
     if build_opts.input_root is None:
+        if "://" in build_opts.output:
+            raise SystemExit(f"--input_root is required with --output {build_opts.output}: the embedded sample "
+                             "is written beside a local output only (workers elsewhere could not read it)")
         from synth.sample import write_sample_corpus
         build_opts.input_root = os.path.join(build_opts.output, "sample_input")
         write_sample_corpus(build_opts.input_root)

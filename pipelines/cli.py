@@ -17,6 +17,7 @@ import sys
 
 from apache_beam.io.filesystems import FileSystems
 
+from transforms.runtime import use_storage_emulator
 from transforms.tasks.common import TASKS
 
 
@@ -41,7 +42,12 @@ def _build(argv: list[str]) -> int:
     from apache_beam.options.pipeline_options import PipelineOptions
     if any(a in ("-h", "--help") for a in argv):
         return _help("build", BuildOptions, ProgressOptions)
-    _, manifest_path = run(argv)
+    result, manifest_path = run(argv)
+    if not FileSystems.exists(manifest_path):  # a template written, or a job that runs on after submission
+        job = getattr(result, "job_id", lambda: None)()
+        print(f"Submitted{f' job {job}' if job else ''} (state {result.state}); its manifest will be "
+              f"{manifest_path}")
+        return 0
     with FileSystems.open(manifest_path) as f:
         manifest = json.loads(f.read().decode("utf-8"))
     print_summary(manifest, PipelineOptions(argv).view_as(BuildOptions).output)
@@ -125,6 +131,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=os.environ.get("LEADSINSTRUCT_LOG_LEVEL", "WARNING").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apache_beam.io.filebasedsink").setLevel(logging.ERROR)
+    use_storage_emulator()
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         print("usage: leadsinstruct {build,fetch,refresh,synth} [options]   (leadsinstruct <command> --help)",
               file=sys.stderr)

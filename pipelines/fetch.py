@@ -20,6 +20,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from fetching.progress import default_stream
 from fetching.run import FetchConfig, Fetcher
 from pipelines.options import FetchOptions, ProgressOptions, _csv
+from transforms.runtime import use_storage_emulator
 
 SECRET_FLAG = "--ncbi_api_key"
 
@@ -75,6 +76,7 @@ def fetch_config(opts: FetchOptions, api_key: str | None, raw_root: str | None =
 
 def run(argv=None, progress_stream=None) -> dict:
     """Run one fetch; returns its report (also in ``<raw_root>/_state/reports/``)."""
+    use_storage_emulator()
     argv, key = pop_api_key(list(sys.argv[1:] if argv is None else argv))
     opts = PipelineOptions(argv).view_as(FetchOptions)
     cfg = fetch_config(opts, key)

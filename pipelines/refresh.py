@@ -37,6 +37,7 @@ from pipelines.build import SOURCE_DIRS, build, prepare_options
 from pipelines.fetch import fetch_config, pop_api_key
 from pipelines.options import BuildOptions, FetchOptions, ProgressOptions, RefreshOptions
 from pipelines.progress import BuildProgress
+from transforms.runtime import use_storage_emulator
 from transforms.snapshot import WATERMARKS, FinalizeSnapshot
 
 log = logging.getLogger("leadsinstruct.refresh")
@@ -68,6 +69,7 @@ def snapshot_complete(root: RawZone, day: str) -> bool:
 
 def run(argv=None, progress_stream=None) -> dict:
     """One refresh (see module doc); returns its summary (also ``snapshots/<as_of>/refresh.json``)."""
+    use_storage_emulator()
     argv, key = pop_api_key(list(sys.argv[1:] if argv is None else argv))
     options = PipelineOptions(argv)
     ropts, fopts = options.view_as(RefreshOptions), options.view_as(FetchOptions)

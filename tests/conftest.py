@@ -33,3 +33,15 @@ def sample_dir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("sample")
     write_sample_corpus(str(d))
     return d
+
+
+@pytest.fixture(scope="session")
+def gcs():
+    """A Cloud Storage emulator on 127.0.0.1 for the session (see tests/gcs_emulator.py), set up
+    as the project's entry points do before a pipeline is constructed (``use_storage_emulator``)."""
+    from tests.gcs_emulator import GcsEmulator
+    from transforms.runtime import use_storage_emulator
+    emulator = GcsEmulator()
+    assert use_storage_emulator()
+    yield emulator
+    emulator.close()

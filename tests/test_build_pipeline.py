@@ -77,6 +77,10 @@ def test_runner_defaults_and_multi_threading_is_refused(tmp_path):
     with pytest.raises(SystemExit) as e:
         prepare_options(["--input_root", str(tmp_path), "--direct_running_mode=multi_threading"])
     assert str(e.value) == MULTI_THREADING_REFUSAL
+    # the embedded sample is written beside a local output only
+    with pytest.raises(SystemExit, match="--input_root is required with --output gs://bucket/out"):
+        prepare_options(["--output", "gs://bucket/out", "--runner", "DataflowRunner"])
+    assert not (tmp_path / "gs:").exists() and not glob.glob("gs:*")
 
 
 def read_task(output, task):

@@ -22,7 +22,7 @@ from apache_beam.io.filesystems import FileSystems
 from schemas.records import Article, DeadLetter, DeletedCitation, FullText, ReviewCriteria, ReviewLink, Trial
 from transforms.formats import parse_source
 from transforms.metrics import inc
-from transforms.runtime import tune_gc
+from transforms.runtime import tune_gc, use_storage_emulator
 
 TAGS = {Article: ("articles", "pubmed.parsed"), DeletedCitation: ("deletions", "pubmed.deleted_citations"),
         FullText: ("fulltexts", "pmc.parsed"), Trial: ("trials", "ctgov.parsed"),
@@ -35,6 +35,7 @@ class _ParseFileFn(beam.DoFn):
 
     def setup(self):
         tune_gc()  # once per worker process (see transforms.runtime)
+        use_storage_emulator()
 
     def process(self, metadata):
         path = metadata.path
@@ -87,6 +88,9 @@ SNAPSHOT_TABLES = {"articles": Article, "fulltexts": FullText, "trials": Trial, 
 
 class _ReadTableFn(beam.DoFn):
     """(table name, FileMetadata of a Parquet part) → records of that table, tagged by name."""
+
+    def setup(self):
+        use_storage_emulator()
 
     def process(self, item):
         import pyarrow.parquet as pq

@@ -16,6 +16,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.metrics import inc
+from transforms.runtime import use_storage_emulator
 
 WATERMARKS = "state/watermarks.json"
 
@@ -49,6 +50,9 @@ class _FinalizeFn(beam.DoFn):
     def __init__(self, root: str, as_of: str, previous: Optional[str], summary: dict, watermarks: dict):
         self._root, self._as_of, self._previous = root.rstrip("/"), as_of, previous
         self._summary, self._watermarks = summary, watermarks
+
+    def setup(self):
+        use_storage_emulator()
 
     def process(self, manifest: dict):
         snap = f"{self._root}/snapshots/{self._as_of}"

@@ -19,6 +19,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from schemas.arrow import arrow_schema, to_row
 from schemas.records import SCHEMA_VERSION, TaskRecord
+from transforms.runtime import use_storage_emulator
 from transforms.tasks.common import TASKS
 
 PARQUET_ARGS = dict(codec="zstd", use_compliant_nested_type=True, file_name_suffix=".parquet",
@@ -141,6 +142,9 @@ def _nest(counts):
 class _WriteJsonFn(beam.DoFn):
     def __init__(self, output: str, inputs: list[str], options: dict):
         self._output, self._inputs, self._options = output.rstrip("/"), inputs, options
+
+    def setup(self):
+        use_storage_emulator()
 
     def process(self, _, counts, stats, written):
         counts = _nest(counts)
