@@ -16,7 +16,9 @@ setuptools.setup(
         "lxml>=5",
         "requests>=2.31",
         "google-cloud-storage>=2.10",
+        "matplotlib>=3.8",
+        "pyyaml>=5.4",
     ],
-    extras_require={"test": ["pytest>=8", "gcp-storage-emulator"]},
+    extras_require={"test": ["pytest>=8", "gcp-storage-emulator", "datasets", "wheel"]},
     entry_points={"console_scripts": ["leadsinstruct=pipelines.cli:main"]},
 )

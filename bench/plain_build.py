@@ -60,6 +60,9 @@ from transforms.joins.transforms import (_JoinByPmidFn, _NearByConditionFn, _ful
                                          _latest_fulltext, _latest_trial, _pool, _profile, _review_bundle,
                                          _review_studies, _with_negatives)
 from transforms.metrics import inc  # noqa: E402
+from transforms.quality.dedup import content_key, merge_group  # noqa: E402
+from transforms.quality.transforms import _ValidateFn  # noqa: E402
+from transforms.quality.validate import ValidationSettings  # noqa: E402
 from transforms.read import _ParseFileFn  # noqa: E402
 from transforms.tasks.common import TASKS, BuildContext  # noqa: E402
 from transforms.tasks.transforms import REVIEW_TASKS, STUDY_TASKS, _BuildFn  # noqa: E402
@@ -206,6 +209,17 @@ def add_topic_near_negatives(bundles: list, limit: int) -> list:
 
 
 # --------------------------------------------------------------------------- tasks
+def deduplicate(records: list[TaskRecord]) -> tuple[list[TaskRecord], list[str]]:
+    """DeduplicateTaskRecords: near-identical records merged; returns (records, one task name per
+    record merged away)."""
+    groups = group_by_key((content_key(r), r) for r in records)
+    out, merged = [], []
+    for group in groups.values():
+        out.append(group[0] if len(group) == 1 else merge_group(group))
+        merged += [group[0].task] * (len(group) - 1)
+    return out, merged
+
+
 def build_task_records(review_bundles: list, study_bundles: list, ctx: BuildContext) -> list[TaskRecord]:
     """BuildTaskRecords: the six task builders, through the same ``_BuildFn``."""
     records = []
@@ -300,7 +314,14 @@ def plain_build(input_root: str, output: str, snapshot_date: str | None,
     seconds["join"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    records = build_task_records(review_bundles, studies["bundles"], ctx)
+    records, rejected = [], []
+    validate = _ValidateFn(ValidationSettings(_DEFAULTS.min_grounding))
+    for out_record in flat_map(validate.process, build_task_records(review_bundles, studies["bundles"], ctx)):
+        if isinstance(out_record, TaggedOutput):
+            rejected.append(out_record.value)
+        else:
+            records.append(out_record)
+    records, merged = deduplicate(records)
     seconds["tasks"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -318,18 +339,23 @@ def plain_build(input_root: str, output: str, snapshot_date: str | None,
                     for name, cls, rows in tables]
         written.append(write_json_lines(f"{out}/dead_letter/part{SHARD}.jsonl", parsed["dead_letters"]))
         written.append(write_json_lines(f"{out}/unresolved/part{SHARD}.jsonl", unresolved))
+        written.append(write_json_lines(f"{out}/rejected/part{SHARD}.jsonl", rejected))
         counts: dict[str, int] = defaultdict(int)
         for key in (["tables.articles"] * len(articles) + ["tables.fulltexts"] * len(fulltexts)
                     + ["tables.trials"] * len(trials["trials"]) + [f"tables.links_{r.kind}" for r in link_rows]
                     + [f"dead_letters.{d.stage}:{d.error_type}" for d in parsed["dead_letters"]]
-                    + [f"unresolved.{u.kind}" for u in unresolved]):
+                    + [f"unresolved.{u.kind}" for u in unresolved]
+                    + [f"rejected.{r.record.task}" for r in rejected]
+                    + [f"rejected_reasons.{x}" for r in rejected for x in r.reasons]
+                    + [f"merged.{task}" for task in merged]):
             counts[key] += 1
         stats_fn = TaskStatsFn()
         acc = stats_fn.create_accumulator()
         for r in records:
             acc = stats_fn.add_input(acc, r)
         opts = {"snapshot_date": ctx.created_at, "num_shards": 0, "max_input_chars": ctx.max_input_chars,
-                "review_publication_types": list(review_types), "topic_negatives": topic_negatives}
+                "review_publication_types": list(review_types), "topic_negatives": topic_negatives,
+                "min_grounding": _DEFAULTS.min_grounding}
         list(_WriteJsonFn(out, input_patterns(input_root), opts).process(
             None, list(counts.items()), stats_fn.extract_output(acc), written))
     seconds["write"] = time.perf_counter() - t0

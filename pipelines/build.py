@@ -22,6 +22,8 @@ from schemas.records import Article, DeletedCitation, FullText, Link, ReviewCrit
 from transforms.joins.transforms import (AddTopicNearNegatives, DropDeletedFullTexts, JoinReviewStudies,
                                         JoinStudyTrials, SelectLatestArticles, SelectLatestFullTexts,
                                         SelectLatestTrials)
+from transforms.quality.transforms import DeduplicateTaskRecords, ValidateTaskRecords
+from transforms.quality.validate import ValidationSettings
 from transforms.read import ParseInputFiles, ReadSnapshotTables
 from transforms.runtime import use_storage_emulator
 from transforms.tasks.common import BuildContext
@@ -93,7 +95,10 @@ def build(p: beam.Pipeline, options: BuildOptions) -> dict:
     reviews = ((review_links, studies["summaries"], studies["briefs"], criteria)
                | "JoinReviewStudies" >> JoinReviewStudies())
     review_bundles = reviews["bundles"] | "AddTopicNearNegatives" >> AddTopicNearNegatives(options.topic_negatives)
-    records = (review_bundles, studies["bundles"]) | "BuildTaskRecords" >> BuildTaskRecords(ctx)
+    built = (review_bundles, studies["bundles"]) | "BuildTaskRecords" >> BuildTaskRecords(ctx)
+    checked = built | "ValidateTaskRecords" >> ValidateTaskRecords(ValidationSettings(options.min_grounding))
+    deduped = checked.records | "DeduplicateTaskRecords" >> DeduplicateTaskRecords()
+    records, rejected = deduped["records"], checked.rejected
 
     link_rows = (studies["link_rows"], reviews["link_rows"]) | "AllLinkRows" >> beam.Flatten()
     unresolved = (studies["unresolved"], reviews["unresolved"]) | "AllUnresolved" >> beam.Flatten()
@@ -111,6 +116,7 @@ def build(p: beam.Pipeline, options: BuildOptions) -> dict:
         trials.withdrawn | "WriteWithdrawnTrials" >> WriteTable(out, "withheld_trials", Trial, shards),
         parsed.dead_letters | "WriteDeadLetters" >> WriteJsonLines(out, "dead_letter"),
         unresolved | "WriteUnresolved" >> WriteJsonLines(out, "unresolved"),
+        rejected | "WriteRejected" >> WriteJsonLines(out, "rejected"),
     ) | "AllWrittenFiles" >> beam.Flatten()
 
     counts = (
@@ -120,14 +126,18 @@ def build(p: beam.Pipeline, options: BuildOptions) -> dict:
         _counts(link_rows, "CountLinks", lambda r: f"tables.links_{r.kind}"),
         _counts(parsed.dead_letters, "CountDeadLetters", lambda d: f"dead_letters.{d.stage}:{d.error_type}"),
         _counts(unresolved, "CountUnresolved", lambda u: f"unresolved.{u.kind}"),
+        _counts(rejected, "CountRejected", lambda r: f"rejected.{r.record.task}"),
+        rejected | "CountRejectedReasons" >> beam.FlatMap(lambda r: [(f"rejected_reasons.{x}", 1) for x in r.reasons]),
+        deduped["counts"],
     ) | "AllCounts" >> beam.Flatten()
     opts = {"snapshot_date": ctx.created_at, "num_shards": shards, "max_input_chars": ctx.max_input_chars,
-            "review_publication_types": list(review_types), "topic_negatives": options.topic_negatives}
+            "review_publication_types": list(review_types), "topic_negatives": options.topic_negatives,
+            "min_grounding": options.min_grounding}
     if options.previous_snapshot:
         opts["previous_snapshot"] = options.previous_snapshot
     manifest = (counts, records, written) | "WriteManifest" >> WriteManifest(out, inputs, opts)
     return {"records": records, "articles": articles, "fulltexts": fulltexts, "trials": trials.trials,
-            "links": link_rows, "unresolved": unresolved, "dead_letters": parsed.dead_letters,
+            "links": link_rows, "unresolved": unresolved, "dead_letters": parsed.dead_letters, "rejected": rejected,
             "review_bundles": review_bundles, "study_bundles": studies["bundles"], "manifest": manifest}
 
 
@@ -151,7 +161,8 @@ def prepare_options(argv=None) -> PipelineOptions:
     return options
 
 
-OUTPUT_PARTS = ("tasks", "tables", "dead_letter", "unresolved", "manifest.json", "stats.json")
+OUTPUT_PARTS = ("tasks", "tables", "dead_letter", "unresolved", "rejected", "manifest.json", "stats.json",
+                "README.md", "card", "export")  # the last three: the data card and exports made from it
 
 
 def clear_previous_output(output: str) -> list[str]:

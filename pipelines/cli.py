@@ -4,6 +4,8 @@
     leadsinstruct fetch   [options]   fetch from E-utilities / ClinicalTrials.gov / bulk URLs into a raw zone
     leadsinstruct refresh [options]   fetch the delta and write a new dated snapshot
     leadsinstruct synth OUT [--scale S]   write a synthetic raw zone (the sample, or S × the LEADS corpus)
+    leadsinstruct stats OUTPUT            write the data card (README.md + plots) of a build's output
+    leadsinstruct export OUTPUT [options] write the task records as JSONL for fine-tuning (chat form)
 
 ``leadsinstruct <command> --help`` lists a command's options.
 """
@@ -123,7 +125,18 @@ def _synth(argv: list[str]) -> int:
     return synth_main(argv)
 
 
-COMMANDS = {"build": _build, "fetch": _fetch, "refresh": _refresh, "synth": _synth}
+def _stats(argv: list[str]) -> int:
+    from pipelines.stats import main as stats_main
+    return stats_main(argv)
+
+
+def _export(argv: list[str]) -> int:
+    from pipelines.export import main as export_main
+    return export_main(argv)
+
+
+COMMANDS = {"build": _build, "fetch": _fetch, "refresh": _refresh, "synth": _synth, "stats": _stats,
+            "export": _export}
 
 
 def main(argv=None) -> int:
@@ -133,7 +146,7 @@ def main(argv=None) -> int:
     logging.getLogger("apache_beam.io.filebasedsink").setLevel(logging.ERROR)
     use_storage_emulator()
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        print("usage: leadsinstruct {build,fetch,refresh,synth} [options]   (leadsinstruct <command> --help)",
+        print("usage: leadsinstruct {build,fetch,refresh,synth,stats,export} [options]   (leadsinstruct <command> --help)",
               file=sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     return COMMANDS[argv[0]](argv[1:])

@@ -41,6 +41,10 @@ class BuildOptions(PipelineOptions):
                             help="Parquet shards per task/table; 0 lets the runner decide.")
         parser.add_argument("--max_input_chars", type=int, default=0,
                             help="Cut paper text in task inputs at this many characters (0 = no limit).")
+        parser.add_argument("--min_grounding", type=float, default=0.0,
+                            help="Reject extraction records whose grounding (share of target values found "
+                                 "in the paper text) is below this, into <output>/rejected/ (default 0: "
+                                 "keep every score; the score stays on the records for later filtering).")
         parser.add_argument("--topic_negatives", type=int, default=3,
                             help="Topic-near hard negatives added per review for screening (0 = none).")
         parser.add_argument("--review_publication_types", default=",".join(REVIEW_PUBLICATION_TYPES),

@@ -386,6 +386,14 @@ class TaskRecord:
 
 
 @dataclass
+class RejectedRecord:
+    """A task record that failed validation (``transforms/quality/validate.py``), kept whole with
+    the reasons; written to ``<output>/rejected/``, apart from dead letters (unparsable input)."""
+    reasons: list[str]
+    record: TaskRecord
+
+
+@dataclass
 class DeadLetter:
     """Input that could not be parsed, with where it came from and why."""
     source_file: str

@@ -43,7 +43,8 @@ def test_plain_loop_builds_the_same_records_as_beam(sample_dir, tmp_path, plain_
     for table in ("articles", "fulltexts", "trials", "links"):
         assert _rows(tmp_path / "plain", f"tables/{table}") == _rows(tmp_path / "beam", f"tables/{table}"), table
     plain_manifest = json.loads((tmp_path / "plain" / "manifest.json").read_text())
-    for key in ("tasks", "tables", "dead_letters", "unresolved", "total_records"):
+    for key in ("tasks", "tables", "dead_letters", "unresolved", "rejected", "rejected_reasons", "merged",
+                "total_records"):
         assert plain_manifest[key] == manifest[key], key
 
 

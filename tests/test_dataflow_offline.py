@@ -25,9 +25,10 @@ PACKAGES = ("pipelines", "transforms", "schemas", "synth", "fetching")
 TOP_LEVEL = {
     "ParseInputFiles", "SelectLatestArticles", "SelectLatestFullTexts", "DropDeletedFullTexts",
     "SelectLatestTrials", "JoinStudyTrials", "AllReviewLinks", "AllCriteria", "JoinReviewStudies",
-    "AddTopicNearNegatives", "BuildTaskRecords", "AllLinkRows", "AllUnresolved", "WriteTaskShards",
+    "AddTopicNearNegatives", "BuildTaskRecords", "ValidateTaskRecords", "DeduplicateTaskRecords", "AllLinkRows", "AllUnresolved", "WriteTaskShards",
     "WriteArticles", "WriteFullTexts", "WriteTrials", "WriteLinks", "WriteReviewLinks", "WriteCriteria",
     "WriteDeletions", "WriteWithheldFullTexts", "WriteWithdrawnTrials", "WriteDeadLetters", "WriteUnresolved",
+    "WriteRejected", "CountRejected", "CountRejectedReasons",
     "AllWrittenFiles", "CountArticles", "CountFullTexts", "CountTrials", "CountLinks", "CountDeadLetters",
     "CountUnresolved", "AllCounts", "WriteManifest"}
 

@@ -154,9 +154,13 @@ class _WriteJsonFn(beam.DoFn):
             "tasks": tasks, "total_records": sum(tasks.values()), "tables": counts.get("tables", {}),
             "dead_letters": counts.get("dead_letters", {}),
             "dead_letters_total": sum(counts.get("dead_letters", {}).values()),
-            "unresolved": counts.get("unresolved", {}), "files_written": len(written),
+            "unresolved": counts.get("unresolved", {}),
+            "rejected": counts.get("rejected", {}), "rejected_total": sum(counts.get("rejected", {}).values()),
+            "rejected_reasons": counts.get("rejected_reasons", {}), "merged": counts.get("merged", {}),
+            "files_written": len(written),
             "layout": {"tasks": "tasks/task=<task>/part-*.parquet", "tables": "tables/<name>/part-*.parquet",
-                       "dead_letters": "dead_letter/part-*.jsonl", "unresolved": "unresolved/part-*.jsonl"},
+                       "dead_letters": "dead_letter/part-*.jsonl", "unresolved": "unresolved/part-*.jsonl",
+                       "rejected": "rejected/part-*.jsonl"},
         }
         for name, payload in (("manifest.json", manifest), ("stats.json", {"tasks": stats})):
             with FileSystems.create(f"{self._output}/{name}") as f:

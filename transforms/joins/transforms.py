@@ -12,10 +12,12 @@ Composites:
 - ``JoinStudyTrials``: articles, full texts, trials → ``StudyBundle`` per (pmid, nct), plus
   ``StudySummary`` per PMID, reference links and criteria of reviews, link rows, unresolved links.
   Counters ``join.study_trial_links``, ``join.fulltext_without_pmid``, ``join.unresolved_study_text``,
-  ``join.unresolved_trial``, ``join.other_fulltexts_same_pmid``.
+  ``join.unresolved_trial``, ``join.other_fulltexts_same_pmid``, ``join.trial_alias_links`` (links naming an
+  alias, joined to the current NCT id), ``join.study_trial_links_merged`` (extra links to the same trial).
 - ``JoinReviewStudies``: review links, study summaries, criteria → ``ReviewBundle``.
   Counters ``join.review_study_links``, ``join.reference_not_trial``, ``join.unresolved_study_text``,
-  ``join.reviews``, ``join.reviews_without_criteria``.
+  ``join.reviews``, ``join.reviews_without_criteria``, ``join.review_links_merged`` (extra links or link
+  sources naming the same review → study pair).
 """
 from __future__ import annotations
 
@@ -160,8 +162,13 @@ class _JoinByPmidFn(beam.DoFn):
             links += L.trial_links_from_fulltext(fulltext, pmid)
         by_nct: dict[str, list] = {}
         for ln in links:
-            by_nct.setdefault(alias_map.get(ln.nct_id, ln.nct_id), []).append(ln)
+            nct = alias_map.get(ln.nct_id, ln.nct_id)
+            if nct != ln.nct_id:
+                inc("join.trial_alias_links")  # a link naming an alias joins the current NCT id
+            by_nct.setdefault(nct, []).append(ln)
         for nct, group in sorted(by_nct.items()):
+            if len(group) > 1:
+                inc("join.study_trial_links_merged", len(group) - 1)  # one trial reached by several links
             sources = sorted({g.source for g in group})
             files = sorted({g.source_file for g in group})
             yield TaggedOutput("link_rows", Link("study_trial", None, pmid, nct, None, sources, files))
@@ -260,6 +267,8 @@ def _review_studies(kv):
     for ln in groups["links"]:
         by_review.setdefault(ln.review_id, []).append(ln)
     for review_id, links in sorted(by_review.items()):
+        if len(links) > 1:
+            inc("join.review_links_merged", len(links) - 1)  # one study reached by several links or sources
         label, sources, files = L.merge_review_links(links)
         if summary is None:
             inc("join.unresolved_study_text")
