@@ -8,7 +8,8 @@ an ``excluded`` candidate is a hard negative (exclude; the study-design criterio
 review asks for randomised trials and the candidate is no trial report, other criteria
 UNCERTAIN); a ``topic_near`` candidate (a trial of the same condition with none of the
 review's interventions, included by another review) is excluded with Intervention NO.
-Non-trial references of a review are not candidates.
+Non-trial references of a review are not candidates. A candidate whose publication is in another
+split than the review (``ReviewStudy.split``, see ``transforms.joins.splits``) gives no record.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import re
 from typing import Iterator
 
 from schemas.records import ReviewBundle, ReviewCriteria, ReviewStudy, TaskRecord
-from transforms.tasks.common import BuildContext, dumps, make_record
+from transforms.tasks.common import BuildContext, dumps, make_record, split_for
 from transforms.tasks.search_query import criteria_text
 
 TASK = "screening"
@@ -64,10 +65,13 @@ def build_screening(bundle: ReviewBundle, ctx: BuildContext) -> Iterator[TaskRec
     if c is None or not criteria_names(c):
         return
     question = criteria_text(c)
+    split = split_for(bundle.review_id)
     for rs in bundle.studies:
         s = rs.study
         if s is None or not (s.title or s.abstract):
             continue
+        if rs.split is not None and rs.split != split:
+            continue  # the publication is in another split (it went with another review or its trial)
         target = eligibility(rs, c)
         if target is None:
             continue
