@@ -58,7 +58,8 @@ from transforms.joins import link as L  # noqa: E402
 from transforms.joins.transforms import (_JoinByPmidFn, _NearByConditionFn, _fulltext_key, _join_by_nct,  # noqa: E402
                                          _keep_unless_deleted, _key_fulltexts, _latest_article,
                                          _latest_fulltext, _latest_trial, _pool, _profile, _review_bundle,
-                                         _review_studies, _with_negatives)
+                                         _review_studies, _split_of_publication, _split_of_trial,
+                                         _split_votes_by_pmid, _with_negatives)
 from transforms.metrics import inc  # noqa: E402
 from transforms.quality.dedup import content_key, merge_group  # noqa: E402
 from transforms.quality.transforms import _ValidateFn  # noqa: E402
@@ -170,9 +171,20 @@ def select_latest_trials(trials: list) -> dict[str, list]:
     return tagged(flat_map(_latest_trial, groups.items()), main="trials")
 
 
+def assign_splits(review_links: list, link_rows: list) -> dict[str, list]:
+    """AssignSplits: pub_splits, trial_splits, pub_trial_splits."""
+    groups = co_group_by_key(reviews=[(ln.pmid, ln.review_id) for ln in review_links],
+                             trials=[(r.pmid, r.nct_id) for r in link_rows if r.kind == "study_trial"])
+    by_pmid = tagged(flat_map(_split_votes_by_pmid, groups.items()), main="by_nct")
+    trials = tagged(flat_map(_split_of_trial, group_by_key(by_pmid["by_nct"]).items()), main="by_pmid")
+    pubs = tagged(flat_map(_split_of_publication, group_by_key(trials["by_pmid"]).items()), main="pub_splits")
+    return {"pub_splits": by_pmid["pub_splits"] + pubs["pub_splits"], "trial_splits": trials["trial_splits"],
+            "pub_trial_splits": pubs["pub_trial_splits"]}
+
+
 def join_study_trials(articles: list, fulltexts: list, trials: list, aliases: list,
-                      review_types: tuple) -> dict[str, list]:
-    """JoinStudyTrials: bundles, summaries, briefs, review_links, criteria, link_rows, unresolved."""
+                      review_types: tuple, input_links: list) -> dict[str, list]:
+    """JoinStudyTrials: bundles, summaries, briefs, review_links, criteria, link_rows, unresolved, pub_splits."""
     without = [(f.pmcid, f) for f in fulltexts if f.pmid is None and f.pmcid]
     pmcid_to_pmid = [(a.pmcid, a.pmid) for a in articles if a.pmcid]
     resolved = flat_map(_key_fulltexts, co_group_by_key(fulltext=without, pmid=pmcid_to_pmid).items())
@@ -182,16 +194,21 @@ def join_study_trials(articles: list, fulltexts: list, trials: list, aliases: li
                                      registry=registry)
     join_fn, alias_map = _JoinByPmidFn(review_types), dict(aliases)
     by_pmid = tagged(out for kv in by_pmid_groups.items() for out in join_fn.process(kv, alias_map))
-    by_nct_groups = co_group_by_key(trial=[(t.nct_id, t) for t in trials], pubs=by_pmid["by_nct"])
+    splits = assign_splits(input_links + by_pmid["review_links"], by_pmid["link_rows"])
+    by_nct_groups = co_group_by_key(trial=[(t.nct_id, t) for t in trials], pubs=by_pmid["by_nct"],
+                                    split=splits["trial_splits"], pub_split=splits["pub_trial_splits"])
     by_nct = tagged(flat_map(_join_by_nct, by_nct_groups.items()), main="bundles")
     return {"bundles": by_nct["bundles"], "summaries": by_pmid["summaries"], "briefs": by_nct["briefs"],
             "review_links": by_pmid["review_links"], "criteria": by_pmid["criteria"],
-            "link_rows": by_pmid["link_rows"], "unresolved": by_pmid["unresolved"] + by_nct["unresolved"]}
+            "link_rows": by_pmid["link_rows"], "unresolved": by_pmid["unresolved"] + by_nct["unresolved"],
+            "pub_splits": splits["pub_splits"]}
 
 
-def join_review_studies(review_links: list, summaries: list, briefs: list, criteria: list) -> dict[str, list]:
+def join_review_studies(review_links: list, summaries: list, briefs: list, criteria: list,
+                        pub_splits: list) -> dict[str, list]:
     """JoinReviewStudies: bundles (ReviewBundle), link_rows, unresolved."""
-    groups = co_group_by_key(summary=summaries, briefs=briefs, links=[(ln.pmid, ln) for ln in review_links])
+    groups = co_group_by_key(summary=summaries, briefs=briefs, links=[(ln.pmid, ln) for ln in review_links],
+                             split=pub_splits)
     studies = tagged(flat_map(_review_studies, groups.items()), main="studies")
     by_review = co_group_by_key(studies=studies["studies"], criteria=[(c.review_id, c) for c in criteria])
     return {"bundles": flat_map(_review_bundle, by_review.items()), "link_rows": studies["link_rows"],
@@ -220,15 +237,19 @@ def deduplicate(records: list[TaskRecord]) -> tuple[list[TaskRecord], list[str]]
     return out, merged
 
 
-def build_task_records(review_bundles: list, study_bundles: list, ctx: BuildContext) -> list[TaskRecord]:
-    """BuildTaskRecords: the six task builders, through the same ``_BuildFn``."""
-    records = []
+def build_task_records(review_bundles: list, study_bundles: list, ctx: BuildContext) -> tuple[list, list]:
+    """BuildTaskRecords: the six task builders, through the same ``_BuildFn``; (records, rejected)."""
+    records, rejected = [], []
     for classes, bundles in ((REVIEW_TASKS, review_bundles), (STUDY_TASKS, study_bundles)):
         for cls in classes:
             fn = _BuildFn(cls.TASK, cls.BUILDER, ctx)
             for bundle in bundles:
-                records.extend(fn.process(bundle))
-    return records
+                for out in fn.process(bundle):
+                    if isinstance(out, TaggedOutput):
+                        rejected.append(out.value)
+                    else:
+                        records.append(out)
+    return records, rejected
 
 
 # --------------------------------------------------------------------------- write (transforms.write)
@@ -307,16 +328,17 @@ def plain_build(input_root: str, output: str, snapshot_date: str | None,
     live_fulltexts = drop_deleted_fulltexts(select_latest_fulltexts(in_fulltexts), deletions, articles)
     fulltexts = live_fulltexts["fulltexts"]
     trials = select_latest_trials(in_trials)
-    studies = join_study_trials(articles, fulltexts, trials["trials"], trials["aliases"], review_types)
+    studies = join_study_trials(articles, fulltexts, trials["trials"], trials["aliases"], review_types, input_links)
     reviews = join_review_studies(input_links + studies["review_links"], studies["summaries"],
-                                  studies["briefs"], input_criteria + studies["criteria"])
+                                  studies["briefs"], input_criteria + studies["criteria"], studies["pub_splits"])
     review_bundles = add_topic_near_negatives(reviews["bundles"], topic_negatives)
     seconds["join"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    records, rejected = [], []
+    built, rejected = build_task_records(review_bundles, studies["bundles"], ctx)
+    records = []
     validate = _ValidateFn(ValidationSettings(_DEFAULTS.min_grounding))
-    for out_record in flat_map(validate.process, build_task_records(review_bundles, studies["bundles"], ctx)):
+    for out_record in flat_map(validate.process, built):
         if isinstance(out_record, TaggedOutput):
             rejected.append(out_record.value)
         else:

@@ -88,17 +88,18 @@ def build(p: beam.Pipeline, options: BuildOptions) -> dict:
     fulltexts = live_fulltexts["fulltexts"]
     trials = in_trials | "SelectLatestTrials" >> SelectLatestTrials()
     input_links, input_criteria = in_links, in_criteria
-    studies = ((articles, fulltexts, trials.trials, trials.aliases)
+    studies = ((articles, fulltexts, trials.trials, trials.aliases, input_links)
                | "JoinStudyTrials" >> JoinStudyTrials(review_types))
     review_links = (input_links, studies["review_links"]) | "AllReviewLinks" >> beam.Flatten()
     criteria = (input_criteria, studies["criteria"]) | "AllCriteria" >> beam.Flatten()
-    reviews = ((review_links, studies["summaries"], studies["briefs"], criteria)
+    reviews = ((review_links, studies["summaries"], studies["briefs"], criteria, studies["pub_splits"])
                | "JoinReviewStudies" >> JoinReviewStudies())
     review_bundles = reviews["bundles"] | "AddTopicNearNegatives" >> AddTopicNearNegatives(options.topic_negatives)
     built = (review_bundles, studies["bundles"]) | "BuildTaskRecords" >> BuildTaskRecords(ctx)
-    checked = built | "ValidateTaskRecords" >> ValidateTaskRecords(ValidationSettings(options.min_grounding))
+    checked = built["records"] | "ValidateTaskRecords" >> ValidateTaskRecords(ValidationSettings(options.min_grounding))
     deduped = checked.records | "DeduplicateTaskRecords" >> DeduplicateTaskRecords()
-    records, rejected = deduped["records"], checked.rejected
+    records = deduped["records"]
+    rejected = (built["rejected"], checked.rejected) | "AllRejected" >> beam.Flatten()
 
     link_rows = (studies["link_rows"], reviews["link_rows"]) | "AllLinkRows" >> beam.Flatten()
     unresolved = (studies["unresolved"], reviews["unresolved"]) | "AllUnresolved" >> beam.Flatten()

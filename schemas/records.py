@@ -463,6 +463,7 @@ class ReviewStudy:
     link_sources: list[str]
     link_files: list[str]
     study: Optional[StudySummary]
+    split: Optional[str] = None  # the publication's split (transforms.joins.splits); None = not assigned
 
 
 @dataclass
@@ -481,6 +482,7 @@ class StudyBundle:
     fulltext: Optional[FullText]
     trial: Trial
     link_sources: list[str]
+    split: Optional[str] = None  # the split shared by the publication and the trial; None = not assigned
 
 
 compact_pickling(Article, DeletedCitation, FullText, Trial, ReviewLink, TrialLink, ReviewCriteria, TaskRecord,

@@ -26,7 +26,7 @@ from tests.test_build_pipeline import read_task, run_build
 from transforms import datacard
 from transforms.tasks.common import TASKS
 
-EXPECTED_TASKS = {"search_query": 5, "screening": 33, "study_characteristics": 24, "arm_design": 24,
+EXPECTED_TASKS = {"search_query": 5, "screening": 27, "study_characteristics": 24, "arm_design": 24,
                   "participant_statistics": 68, "trial_results": 72}
 EXTRACTION = ("study_characteristics", "arm_design", "participant_statistics", "trial_results")
 
@@ -89,7 +89,7 @@ def truth(built):
     articles = read_table(out, "articles")
     years = {a["pmid"]: a["pub_year"] for a in articles}
     fulltexts = {f["pmcid"]: f for f in read_table(out, "fulltexts")}
-    t: dict = {"tasks": {}, "years": Counter(), "unknown_year": Counter(), "paper_splits": {}}
+    t: dict = {"tasks": {}, "years": Counter(), "unknown_year": Counter(), "paper_splits": {}, "entity_splits": {}}
     for task, rows in records.items():
         grounding = [r["grounding"] for r in rows if r["grounding"] is not None]
         evidence = Counter(r["evidence"] or "none" for r in rows)
@@ -102,6 +102,9 @@ def truth(built):
             paper = r["pmid"] or (r["review_id"][len("pubmed:"):] if r["review_id"].startswith("pubmed:") else None)
             if paper is not None:
                 t["paper_splits"].setdefault(paper, set()).add(r["split"])
+            for kind in ("review_id", "pmid", "pmcid", "nct_id"):
+                if r[kind]:
+                    t["entity_splits"].setdefault(kind, {}).setdefault(r[kind], set()).add(r["split"])
             if paper is not None and years.get(paper) is not None:
                 t["years"][(years[paper], task)] += 1
             else:
@@ -115,6 +118,8 @@ def truth(built):
     screening = [json.loads(r["output"]) for r in records["screening"]]
     t["include"] = Counter(s["include"] for s in screening)
     t["answers"] = Counter(c["eligibility"] for s in screening for c in s["criteria"])
+    t["rejected"] = [json.loads(line) for f in sorted((out / "rejected").glob("*.jsonl"))
+                     for line in f.read_text(encoding="utf-8").splitlines()]
     return t
 
 
@@ -155,8 +160,8 @@ def test_counts_per_task_and_split_equal_the_shards_and_the_manifest(built, trut
     splits = sum((s["split"] for s in truth["tasks"].values()), Counter())
     assert total[1:5] == [str(built["manifest"]["total_records"]), str(splits["train"]),
                           str(splits["validation"]), str(splits["test"])]
-    assert total[1] == "226"
-    assert "Snapshot **2026-01-01** · schema 1.0.0 · **226** records in 6 tasks." in built["card"]
+    assert total[1:5] == ["220", "157", "0", "63"]  # the sample has no validation record
+    assert "Snapshot **2026-01-01** · schema 1.0.0 · **220** records in 6 tasks." in built["card"]
     assert "disagree" not in built["card"] and built["stderr"] == ""
 
 
@@ -185,16 +190,13 @@ def test_years_splits_screening_links_and_synthetic_notice(built, truth):
     card = built["card"]
     known, unknown = sum(truth["years"].values()), sum(truth["unknown_year"].values())
     years = sorted({y for y, _ in truth["years"]})
-    assert (known, unknown) == (225, 1)  # the CLEF review has a Cochrane id, no PubMed record
+    assert (known, unknown) == (219, 1)  # the CLEF review has a Cochrane id, no PubMed record
     assert (f"{known} records have one, from {years[0]} to {years[-1]}; {unknown} has none"
             in section(card, "Publication years"))
-    shared = sum(1 for v in truth["paper_splits"].values() if len(v) > 1)
-    assert (f"**{shared}** of the {len(truth['paper_splits'])} papers behind the records have records in more "
-            "than one split") in section(card, "Splits")
     assert (f"`screening` targets: **{truth['include'][True]}** include, **{truth['include'][False]}** exclude; "
             f"criterion answers: YES {truth['answers']['YES']}, PARTIAL {truth['answers']['PARTIAL']}, "
             f"NO {truth['answers']['NO']}, UNCERTAIN {truth['answers']['UNCERTAIN']}.") in card
-    assert truth["include"][True] + truth["include"][False] == 33
+    assert truth["include"][True] + truth["include"][False] == 27 and truth["include"][True] == 24
     labels = Counter((x["kind"], x["label"] or "-") for x in truth["links"])
     sources = Counter((x["kind"], s) for x in truth["links"] for s in x["sources"])
     text = section(card, "Sources")
@@ -204,6 +206,90 @@ def test_years_splits_screening_links_and_synthetic_notice(built, truth):
     assert "**1 dead letter** (`links.parse:MissingField` 1)" in text
     assert truth["synthetic"] == truth["articles"] == 44
     assert "> **Synthetic data.** 44 of the 44 articles in this output carry DOIs" in card
+
+
+def test_splits_section_says_no_review_trial_or_publication_is_in_two_splits(built, truth):
+    text = section(built["card"], "Splits")
+    # counted from the shards: every review, publication, full text and trial is in one split
+    entities = truth["entity_splits"]
+    crossing = {k: sum(1 for v in ids.values() if len(v) > 1) for k, ids in entities.items()}
+    assert {k: len(ids) for k, ids in entities.items()} == {"review_id": 5, "pmid": 27, "pmcid": 14, "nct_id": 24}
+    assert crossing == {"review_id": 0, "pmid": 0, "pmcid": 0, "nct_id": 0}
+    shared = sum(1 for v in truth["paper_splits"].values() if len(v) > 1)
+    assert (shared, len(truth["paper_splits"])) == (0, 31)  # 10 of 31 before splits were assigned per entity
+    assert "**No review, trial or publication is in two splits** in this output." in text
+    assert (f"ids with records in more than one split: {crossing['review_id']} of the {len(entities['review_id'])} "
+            f"reviews (`review_id`), {crossing['pmid']} of the {len(entities['pmid'])} publications (`pmid`), "
+            f"{crossing['pmcid']} of the {len(entities['pmcid'])} full texts (`pmcid`), {crossing['nct_id']} of the "
+            f"{len(entities['nct_id'])} trials (`nct_id`); **{shared}** of the {len(truth['paper_splits'])} papers "
+            "behind the records") in text
+    assert "Some reviews, trials or publications" not in text and "Hold out by" not in text
+    # the sample has no validation record: the card says so
+    splits = sum((s["split"] for s in truth["tasks"].values()), Counter())
+    assert splits == {"train": 157, "test": 63}
+    assert (f"Records per split: train {splits['train']}, validation 0, test {splits['test']}. **No record is in "
+            "`validation`** in this output") in text
+    # the screening candidates left out: in rejected/ with split.leak, each one's review in another split
+    # than its publication (and trial) in the shards
+    leaks = [x for x in truth["rejected"] if "split.leak" in x["reasons"]]
+    assert len(leaks) == built["manifest"]["rejected_reasons"]["split.leak"] == 6
+    for x in leaks:
+        r = x["record"]
+        assert r["task"] == "screening"
+        assert entities["review_id"][r["review_id"]] == {r["split"]}
+        assert entities["pmid"][r["pmid"]] != {r["split"]} and len(entities["pmid"][r["pmid"]]) == 1
+    assert ("**6 records were left out** because the review and the publication are in different splits "
+            "(reason `split.leak`, in `rejected/`") in text
+    assert "no review, trial or publication is in two splits, over all tasks" in datacard.FIELD_DESCRIPTIONS["split"]
+
+
+def test_rejected_and_merged_records_equal_the_manifest_and_rejected_files(built, truth):
+    text = section(built["card"], "Rejected and merged records")
+    m = built["manifest"]
+    per_task = Counter(x["record"]["task"] for x in truth["rejected"])
+    per_reason = Counter(reason for x in truth["rejected"] for reason in x["reasons"])
+    assert m["rejected"] == per_task == {"screening": 6}
+    assert m["rejected_reasons"] == per_reason == {"split.leak": 6}
+    assert m["rejected_total"] == len(truth["rejected"]) == 6
+    assert m["merged"] == {}
+    assert "**6 records rejected**:" in text
+    assert {r[0].strip("`*"): int(r[1]) for r in md_table(text, 0)} == {
+        **{t: per_task[t] for t in TASKS}, "total": len(truth["rejected"])}
+    assert {r[0].strip("`"): int(r[1]) for r in md_table(text, 1)} == per_reason
+    assert "none were merged in this output." in text and "| task | merged |" not in text
+    with pytest.raises(IndexError):  # two tables: per task and per reason
+        md_table(text, 2)
+
+
+def test_rejected_and_merged_counts_of_another_manifest(built, tmp_path):
+    """Counts the sample does not have (several tasks and reasons, merged records) and a manifest of an
+    older build without them."""
+    copy = tmp_path / "quality"
+    shutil.copytree(built["out"], copy, ignore=shutil.ignore_patterns("card"))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest.update({"rejected": {"screening": 6, "trial_results": 3}, "rejected_total": 9,
+                     "rejected_reasons": {"split.leak": 6, "unit.missing": 3, "grounding.mismatch": 1},
+                     "merged": {"participant_statistics": 2, "trial_results": 5}})
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    assert run_stats(copy, "--no_plots")[0] == 0
+    text = section((copy / "README.md").read_text(), "Rejected and merged records")
+    assert "**9 records rejected**:" in text
+    assert [[r[0], int(r[1])] for r in md_table(text, 0)] == [
+        ["`search_query`", 0], ["`screening`", 6], ["`study_characteristics`", 0], ["`arm_design`", 0],
+        ["`participant_statistics`", 0], ["`trial_results`", 3], ["**total**", 9]]
+    assert [[r[0], int(r[1])] for r in md_table(text, 1)] == [
+        ["`split.leak`", 6], ["`unit.missing`", 3], ["`grounding.mismatch`", 1]]
+    assert "**7 records merged** into others:" in text
+    assert [[r[0], int(r[1])] for r in md_table(text, 2)] == [
+        ["`participant_statistics`", 2], ["`trial_results`", 5], ["**total**", 7]]
+
+    for key in ("rejected", "rejected_total", "rejected_reasons", "merged"):
+        del manifest[key]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    assert run_stats(copy, "--no_plots")[0] == 0
+    card = (copy / "README.md").read_text()
+    assert "## Rejected and merged records" not in card and "left out" not in section(card, "Splits")
+    assert "**No review, trial or publication is in two splits** in this output." in card
 
 
 def test_licences_of_full_text_records(built, truth):
@@ -246,7 +332,7 @@ def test_terminal_table_has_the_exact_numbers(built, truth):
                                str(s["split"]["test"]), pct(s["fulltext_share"]), mean3(s["grounding"])], task
     assert lines[0].split() == ["task", "records", "train", "validation", "test", "fulltext", "grounding"]
     total = next(line.split() for line in lines if line.startswith("total"))
-    assert total[:2] == ["total", "226"]
+    assert total[:5] == ["total", "220", "157", "0", "63"]
     assert lines[-1] == f"Data card: {built['out']}/README.md (5 plots in {built['out']}/card/)"
 
 
@@ -350,13 +436,13 @@ def test_a_manifest_that_disagrees_with_the_shards_is_reported(built, tmp_path):
     copy = tmp_path / "edited"
     shutil.copytree(built["out"], copy, ignore=shutil.ignore_patterns("card"))
     manifest = json.loads((copy / "manifest.json").read_text())
-    manifest["tasks"]["screening"] = 34
+    manifest["tasks"]["screening"] = 28
     (copy / "manifest.json").write_text(json.dumps(manifest))
     code, _, stderr = run_stats(copy, "--no_plots")
     assert code == 0
-    assert stderr == "warning: screening: 33 in the shards, 34 in manifest.json\n"
-    assert "> **The shards and manifest.json disagree** (an incomplete or modified output): screening: 33 in " \
-           "the shards, 34 in manifest.json." in (copy / "README.md").read_text()
+    assert stderr == "warning: screening: 27 in the shards, 28 in manifest.json\n"
+    assert "> **The shards and manifest.json disagree** (an incomplete or modified output): screening: 27 in " \
+           "the shards, 28 in manifest.json." in (copy / "README.md").read_text()
 
 
 def test_a_refresh_snapshot_card_says_what_changed(built, tmp_path):
@@ -365,11 +451,11 @@ def test_a_refresh_snapshot_card_says_what_changed(built, tmp_path):
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["refresh"] = {"as_of": "2026-01-02", "previous_snapshot": "2026-01-01", "new_raw_files": 3,
                            "window": {"from": "2026-01-01", "to": "2026-01-02"},
-                           "records": {"added": 4, "removed": 1, "unchanged": 222}, "total_records": 226}
+                           "records": {"added": 4, "removed": 1, "unchanged": 216}, "total_records": 220}
     (copy / "manifest.json").write_text(json.dumps(manifest))
     assert run_stats(copy, "--no_plots")[0] == 0
     assert ("Refresh snapshot 2026-01-02: fetch window 2026-01-01 to 2026-01-02, 3 new raw files; records since "
-            "the previous snapshot (2026-01-01): 4 added, 1 removed, 222 unchanged.") in (copy / "README.md").read_text()
+            "the previous snapshot (2026-01-01): 4 added, 1 removed, 216 unchanged.") in (copy / "README.md").read_text()
     assert "Refresh snapshot" not in built["card"]
 
 
@@ -413,13 +499,13 @@ def test_usage_errors_and_help_return_codes():
 def test_add_records_counts_a_batch():
     batch = pa.RecordBatch.from_pylist([
         {"task": "trial_results", "split": "train", "evidence": "fulltext", "grounding": 0.5, "pmid": "1",
-         "pmcid": "PMC1", "review_id": None, "input": "αβγ"},
+         "pmcid": "PMC1", "review_id": None, "nct_id": "NCT1", "input": "αβγ"},
         {"task": "trial_results", "split": "test", "evidence": "abstract", "grounding": None, "pmid": "2",
-         "pmcid": None, "review_id": None, "input": "abcd"},
+         "pmcid": None, "review_id": None, "nct_id": "NCT1", "input": "abcd"},
         {"task": "search_query", "split": "test", "evidence": None, "grounding": 1.0, "pmid": None,
-         "pmcid": None, "review_id": "cochrane:CD1", "input": ""},
+         "pmcid": None, "review_id": "cochrane:CD1", "nct_id": None, "input": ""},
         {"task": "search_query", "split": "train", "evidence": None, "grounding": 0.25, "pmid": None,
-         "pmcid": None, "review_id": "pubmed:2", "input": "x"}])
+         "pmcid": None, "review_id": "pubmed:2", "nct_id": None, "input": "x"}])
     data = datacard.CardData(manifest={})
     datacard.add_records(data, batch)
     tr, sq = data.tasks["trial_results"], data.tasks["search_query"]
@@ -428,6 +514,18 @@ def test_add_records_counts_a_batch():
     assert (dict(tr.papers), dict(tr.fulltext_pmcids), dict(sq.papers), sq.no_paper) == (
         {"1": 1, "2": 1}, {"PMC1": 1}, {"2": 1}, 1)
     assert data.paper_splits == {"1": {"train"}, "2": {"test", "train"}}
+    assert data.entity_splits == {"review_id": {"cochrane:CD1": {"test"}, "pubmed:2": {"train"}},
+                                  "pmid": {"1": {"train"}, "2": {"test"}}, "pmcid": {"PMC1": {"train"}},
+                                  "nct_id": {"NCT1": {"train", "test"}}}
+    assert datacard.split_crossings(data) == {"review_id": (0, 2), "pmid": (0, 2), "pmcid": (0, 1),
+                                              "nct_id": (1, 1), "papers": (1, 2)}
+    # a trial in two splits (an output of an older build): the card says so, and which splits are empty
+    text = section(datacard.render_card(data, plots=False), "Splits")
+    assert "**Some reviews, trials or publications have records in more than one split**" in text
+    assert ("ids with records in more than one split: 0 of the 2 reviews (`review_id`), 0 of the 2 publications "
+            "(`pmid`), 0 of the 1 full texts (`pmcid`), 1 of the 1 trials (`nct_id`); **1** of the 2 papers") in text
+    assert "Hold out by `pmid` or `nct_id` as well" in text and "No review, trial or publication" not in text
+    assert "Records per split: train 2, validation 0, test 2. **No record is in `validation`**" in text
     assert datacard.fulltext_share(tr) == 0.5 and datacard.fulltext_share(sq) is None
     assert datacard.mean_grounding(sq) == 0.625
     datacard.add_articles(data, pa.RecordBatch.from_pylist([

@@ -25,7 +25,8 @@ PACKAGES = ("pipelines", "transforms", "schemas", "synth", "fetching")
 TOP_LEVEL = {
     "ParseInputFiles", "SelectLatestArticles", "SelectLatestFullTexts", "DropDeletedFullTexts",
     "SelectLatestTrials", "JoinStudyTrials", "AllReviewLinks", "AllCriteria", "JoinReviewStudies",
-    "AddTopicNearNegatives", "BuildTaskRecords", "ValidateTaskRecords", "DeduplicateTaskRecords", "AllLinkRows", "AllUnresolved", "WriteTaskShards",
+    "AddTopicNearNegatives", "BuildTaskRecords", "ValidateTaskRecords", "DeduplicateTaskRecords", "AllRejected",
+    "AllLinkRows", "AllUnresolved", "WriteTaskShards",
     "WriteArticles", "WriteFullTexts", "WriteTrials", "WriteLinks", "WriteReviewLinks", "WriteCriteria",
     "WriteDeletions", "WriteWithheldFullTexts", "WriteWithdrawnTrials", "WriteDeadLetters", "WriteUnresolved",
     "WriteRejected", "CountRejected", "CountRejectedReasons",

@@ -109,7 +109,49 @@ def test_a_build_merges_duplicates_and_counts_them(sample_dir, sample_build, tmp
             assert any(s.endswith("/pubmed/copy.xml") for s in r["sources"])
             assert any(v.startswith(f"pubmed:{COPY_PMID}.v") for v in r["source_versions"])
             assert any(v.startswith(f"pubmed:{DUPLICATED_PMID}.v") for v in r["source_versions"])
+    # a PMID in both the baseline and the update file: the latest copy is kept, the others counted
+    from collections import Counter
+
+    from schemas.records import Article
+    from transforms.formats import parse_source
+    copies_per_pmid = Counter()
+    for f in sorted((sample_dir / "pubmed").iterdir()):
+        with open(f, "rb") as fh:
+            copies_per_pmid.update(r.pmid for r in parse_source(fh, str(f)) if isinstance(r, Article))
+    superseded = sum(n - 1 for n in copies_per_pmid.values())
+    assert superseded >= 1 and c0["pubmed.superseded"] == superseded
+    assert c0["pubmed.superseded"] + base["tables"]["articles"] + c0.get("pubmed.deleted", 0) == sum(
+        copies_per_pmid.values())
     # the second link table: one more link to a pair the build already had, merged into one
     assert c["join.review_links_merged"] == c0.get("join.review_links_merged", 0) + 1
     assert manifest["tables"]["articles"] == base["tables"]["articles"] + 1
     assert (review_id, label) == ("pubmed:90000024", "included") and pmid == "90000025"
+
+
+def test_a_trial_named_by_its_alias_and_a_study_linked_twice_become_one_link():
+    """A publication naming a trial by an old alias (DataBank) and by its current id (abstract) gives
+    one publication → trial link to the current id; a review → study pair named by two link sources
+    gives one review link. The counters say how many links were merged."""
+    from schemas.records import ReviewLink
+    from tests.test_tasks import make_article, make_trial
+    from transforms.joins.transforms import JoinReviewStudies, JoinStudyTrials, SelectLatestTrials
+    trial = dataclasses.replace(make_trial("NCT09000005"), aliases=["NCT09000901"])
+    report = dataclasses.replace(make_article("20", abstract="Registered as NCT09000005.", nct_ids=["NCT09000901"]),
+                                 text_nct_ids=["NCT09000005"])
+    other = make_article("21", nct_ids=["NCT09000005"])
+    links = [ReviewLink("pubmed:900", "20", "included", "link_table", "links/a.tsv"),
+             ReviewLink("pubmed:900", "20", "included", "clef_qrels_content", "links/b.qrels"),
+             ReviewLink("pubmed:900", "21", "included", "link_table", "links/a.tsv")]
+    p = TestPipeline(runner="FnApiRunner")
+    trials = p | "Trials" >> beam.Create([trial]) | SelectLatestTrials()
+    s = ((p | "Arts" >> beam.Create([report, other]), p | "Fts" >> beam.Create([]), trials.trials, trials.aliases)
+         | JoinStudyTrials())
+    assert_that(s["bundles"] | "B" >> beam.Map(lambda b: (b.pmid, b.trial.nct_id, tuple(sorted(b.link_sources)))),
+                equal_to([("20", "NCT09000005", ("abstract_mention", "databank")),
+                          ("21", "NCT09000005", ("databank",))]), label="bundles")
+    r = (p | "Links" >> beam.Create(links), s["summaries"], s["briefs"], s["criteria"]) | JoinReviewStudies()
+    assert_that(r["bundles"] | "RB" >> beam.Map(lambda b: [(x.pmid, tuple(x.link_sources)) for x in b.studies]),
+                equal_to([[("20", ("clef_qrels_content", "link_table")), ("21", ("link_table",))]]), label="reviews")
+    c = counters(p.run())
+    assert (c["join.trial_alias_links"], c["join.study_trial_links_merged"], c["join.review_links_merged"]) == (1, 1, 1)
+    assert c["join.study_trial_links"] == 2 and c["join.review_study_links"] == 2

@@ -155,7 +155,8 @@ def test_fetch_gets_exactly_the_reviews_their_studies_full_texts_and_trials(tmp_
     # the build reads the fetched raw zone
     from tests.test_build_pipeline import run_build
     manifest, _ = run_build(raw, tmp_path / "out")
-    assert manifest["tasks"] == {"search_query": 5, "screening": 33, "study_characteristics": 18,
+    assert manifest["rejected_reasons"] == {"split.leak": 6}  # candidates in another review's split
+    assert manifest["tasks"] == {"search_query": 5, "screening": 27, "study_characteristics": 18,
                                  "arm_design": 18, "participant_statistics": 48, "trial_results": 52}
     assert manifest["unresolved"] == {"trial": 2}
 

@@ -91,7 +91,7 @@ def test_build_from_gs_to_gs_writes_the_local_records(gcs, sample_dir, gs_build)
     bucket = gcs.client().bucket(gcs.bucket)
     manifest = json.loads(bucket.blob("gsbuild/out/manifest.json").download_as_bytes())
     local = gs_build["local_manifest"]
-    assert manifest["tasks"] == local["tasks"] == {"search_query": 5, "screening": 33, "study_characteristics": 24,
+    assert manifest["tasks"] == local["tasks"] == {"search_query": 5, "screening": 27, "study_characteristics": 24,
                                                    "arm_design": 24, "participant_statistics": 68,
                                                    "trial_results": 72}
     assert manifest["inputs"] == [f"{gs_root}/{d}/**" for d in ("pubmed", "pmc", "ctgov", "links")]
@@ -121,7 +121,7 @@ def test_a_rebuild_into_the_same_gs_output_leaves_no_stale_shards(gcs, sample_di
     second = gcs.names("gsbuild/out2")
     assert [n for n in second if n.startswith("tasks/")] == sorted(
         f"tasks/task={t}/part-00000-of-00001.parquet" for t in TASKS)
-    assert len(read_gs_parquet(gcs, "gsbuild/out2/tasks/task=screening")) == 33
+    assert len(read_gs_parquet(gcs, "gsbuild/out2/tasks/task=screening")) == 27
 
 
 def test_the_emulator_setting_skips_credential_discovery(gcs):
@@ -172,6 +172,7 @@ def test_fetch_writes_its_raw_zone_to_gs_and_the_build_reads_it(gcs, sample_dir,
                                  "--snapshot_date", "2026-01-01", "--num_shards", "1"])
     manifest = json.loads(gcs.client().bucket(gcs.bucket).blob("fetch/out/manifest.json").download_as_bytes())
     assert manifest_path == gcs.url("fetch/out") + "/manifest.json"
-    assert manifest["tasks"] == {"search_query": 5, "screening": 33, "study_characteristics": 18,
+    assert manifest["rejected_reasons"] == {"split.leak": 6}  # candidates in another review's split
+    assert manifest["tasks"] == {"search_query": 5, "screening": 27, "study_characteristics": 18,
                                  "arm_design": 18, "participant_statistics": 48, "trial_results": 52}
     assert manifest["unresolved"] == {"trial": 2}

@@ -200,12 +200,12 @@ def test_topic_near_scan_is_bounded_and_order_free(monkeypatch):
     real = L.is_topic_near_negative
     monkeypatch.setattr(J.L, "is_topic_near_negative", lambda prof, s: checks.append(s.pmid) or real(prof, s))
     fn = J._NearByConditionFn(per_key=3)
-    found = list(fn.process(("prediabetes", {"reviews": [profile], "studies": pool})))
+    found = list(fn.process((("prediabetes", "train"), {"reviews": [profile], "studies": pool})))
     assert len(checks) <= J.NEAR_SCAN_LIMIT == 200
     assert all(review == "r1" and s.pmid in {str(i) for i in range(501, 506)} for review, s in found)
     checks.clear()
-    again = list(fn.process(("prediabetes", {"reviews": [profile], "studies": list(reversed(pool))})))
+    again = list(fn.process((("prediabetes", "train"), {"reviews": [profile], "studies": list(reversed(pool))})))
     assert [s.pmid for _, s in again] == [s.pmid for _, s in found]  # the input order does not matter
     # a pool small enough to scan whole yields the limit when enough candidates qualify
     small = [study(str(i), "Lifestyle") for i in range(600, 610)]
-    assert len(list(fn.process(("prediabetes", {"reviews": [profile], "studies": small})))) == 3
+    assert len(list(fn.process((("prediabetes", "train"), {"reviews": [profile], "studies": small})))) == 3

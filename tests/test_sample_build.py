@@ -13,7 +13,8 @@ from synth.sample import sample_truth, write_sample_corpus
 from tests.test_build_pipeline import read_task, run_build
 from transforms.tasks.common import TASKS
 
-EXPECTED_TASKS = {"search_query": 5, "screening": 33, "study_characteristics": 24, "arm_design": 24,
+# screening: 33 candidates, 6 not built (their publications are in the split of another review)
+EXPECTED_TASKS = {"search_query": 5, "screening": 27, "study_characteristics": 24, "arm_design": 24,
                   "participant_statistics": 68, "trial_results": 72}
 
 
@@ -33,7 +34,7 @@ def sample_build(sample_root, tmp_path_factory):
 
 def test_sample_counts_per_task_and_table(sample_build):
     out, manifest, c = sample_build
-    assert manifest["tasks"] == EXPECTED_TASKS and manifest["total_records"] == 226
+    assert manifest["tasks"] == EXPECTED_TASKS and manifest["total_records"] == 220
     assert manifest["tables"] == {"articles": 44, "fulltexts": 15, "links_review_study": 43,
                                   "links_study_trial": 24, "trials": 24}
     assert manifest["dead_letters"] == {"links.parse:MissingField": 1}  # a SYNERGY row with a DOI only
@@ -76,14 +77,36 @@ def test_sample_records_are_grounded_and_traceable(sample_build):
     for task in ("arm_design", "participant_statistics", "trial_results"):
         assert all(r["grounding"] == 1.0 for r in read_task(out, task)), task
     ids = [r["id"] for t in TASKS for r in read_task(out, t)]
-    assert len(ids) == len(set(ids)) == 226
-    splits: dict = {}
+    assert len(ids) == len(set(ids)) == 220
     for task in TASKS:
         for r in read_task(out, task):
-            key = r["review_id"] if task in ("search_query", "screening") else r["nct_id"]
-            splits.setdefault(key, set()).add(r["split"])
             assert r["sources"] and r["messages"][2]["content"] == r["output"]
-    assert len(splits) == 5 + 24 and all(len(s) == 1 for s in splits.values())  # no review or trial crosses splits
+
+
+def test_no_review_trial_or_publication_in_two_splits(sample_build):
+    out, _, c = sample_build
+    splits: dict = {}
+    per_task: dict = {}
+    for task in TASKS:
+        for r in read_task(out, task):
+            per_task.setdefault(task, {}).setdefault(r["split"], 0)
+            per_task[task][r["split"]] += 1
+            for field in ("review_id", "pmid", "pmcid", "nct_id"):
+                if r[field]:
+                    splits.setdefault((field, r[field]), set()).add(r["split"])
+    kinds = {}
+    for (field, _), s in splits.items():
+        kinds[field] = kinds.get(field, 0) + 1
+        assert len(s) == 1, (field, s)  # every review, publication and trial is in exactly one split
+    assert kinds == {"review_id": 5, "pmid": 27, "pmcid": 14, "nct_id": 24}
+    # cochrane:CD900001 (test) and pubmed:90000001 (train) include the same 6 trial reports: the tie goes to
+    # the smaller review id, so those publications and their trials are test and pubmed:90000001 screens none
+    assert c["split.screening_candidates_dropped"] == 6 and c.get("split.study_bundles_dropped", 0) == 0
+    assert c["split.trials"] == 24 and c["split.publications"] == 37
+    assert per_task == {"search_query": {"train": 4, "test": 1}, "screening": {"train": 19, "test": 8},
+                        "study_characteristics": {"train": 17, "test": 7}, "arm_design": {"train": 17, "test": 7},
+                        "participant_statistics": {"train": 48, "test": 20},
+                        "trial_results": {"train": 52, "test": 20}}
 
 
 def test_multi_processing_gives_the_same_records(sample_root, sample_build, tmp_path):

@@ -61,7 +61,7 @@ def with_output(rec: TaskRecord, fn) -> TaskRecord:
 
 
 def test_every_sample_record_is_valid(good):
-    assert sum(len(v) for v in good.values()) == 226
+    assert sum(len(v) for v in good.values()) == 220
     assert {t: [r.id for r in recs if check_record(r)] for t, recs in good.items()} == {t: [] for t in TASKS}
 
 
@@ -177,8 +177,15 @@ def test_validate_step_splits_records_exactly(good):
 
 def test_a_build_writes_rejected_records_apart_and_counts_them(sample_dir, built, tmp_path):
     out, manifest, c = built
-    assert manifest["rejected"] == {} and manifest["rejected_total"] == 0
-    assert sum(c[f"validate.{t}.valid"] for t in TASKS) == 226
+    # the sample's only rejections: 6 screening candidates whose publications are in another split
+    assert manifest["rejected"] == {"screening": 6} and manifest["rejected_reasons"] == {"split.leak": 6}
+    assert manifest["rejected_total"] == c["tasks.screening.rejected"] == 6
+    assert sum(c[f"validate.{t}.valid"] for t in TASKS) == 220 == manifest["total_records"]
+    leaks = [json.loads(ln) for f in sorted(glob.glob(f"{out}/rejected/*.jsonl")) for ln in open(f)]
+    kept = {(r["pmid"], r["split"]) for t in TASKS for r in read_task(out, t) if r["pmid"]}
+    for d in leaks:  # each one's publication is in the task shards, in another split than its review's
+        assert d["reasons"] == ["split.leak"] and d["record"]["task"] == "screening"
+        assert {s for p, s in kept if p == d["record"]["pmid"]} - {d["record"]["split"]}
     # raise the grounding threshold: exactly the extraction records scoring below it leave the tasks
     threshold = 0.9
     below = {t: sorted(r["id"] for r in read_task(out, t) if (r["grounding"] or 0) < threshold)
@@ -188,10 +195,11 @@ def test_a_build_writes_rejected_records_apart_and_counts_them(sample_dir, built
     for t in TASKS:
         assert strict["tasks"][t] == manifest["tasks"][t] - len(below.get(t, []))
         assert c2.get(f"validate.{t}.rejected", 0) == len(below.get(t, []))
-    assert strict["rejected"] == {t: len(v) for t, v in below.items() if v}
-    assert strict["rejected_total"] == sum(map(len, below.values()))
-    assert strict["rejected_reasons"] == {"grounding.below_threshold": strict["rejected_total"]}
+    assert strict["rejected"] == {**{t: len(v) for t, v in below.items() if v}, "screening": 6}
+    assert strict["rejected_total"] == sum(map(len, below.values())) + 6
+    assert strict["rejected_reasons"] == {"grounding.below_threshold": strict["rejected_total"] - 6, "split.leak": 6}
     lines = [json.loads(ln) for f in sorted(glob.glob(f"{tmp_path}/rejected/*.jsonl")) for ln in open(f)]
+    lines = [d for d in lines if d["reasons"] != ["split.leak"]]
     assert sorted(d["record"]["id"] for d in lines) == sorted(i for v in below.values() for i in v)
     assert {tuple(d["reasons"]) for d in lines} == {("grounding.below_threshold",)}
     assert all(d["record"]["sources"] and d["record"]["output"] for d in lines)

@@ -34,13 +34,17 @@ from schemas.arrow import arrow_schema, optional_inner
 from schemas.records import TaskRecord
 from transforms.tasks.common import SPLITS, TASKS
 
-RECORD_COLUMNS = ("task", "split", "evidence", "grounding", "pmid", "pmcid", "review_id", "input")
+RECORD_COLUMNS = ("task", "split", "evidence", "grounding", "pmid", "pmcid", "review_id", "nct_id", "input")
 ARTICLE_COLUMNS = ("pmid", "pub_year", "doi")
 FULLTEXT_COLUMNS = ("pmcid", "license", "license_url")
 LINK_COLUMNS = ("kind", "label", "sources")
 SPLIT_NAMES = tuple(name for name, _ in SPLITS)
 EXTRACTION_TASKS = ("study_characteristics", "arm_design", "participant_statistics", "trial_results")
 EVIDENCE_KINDS = ("fulltext", "abstract", "none")
+# The ids whose records the split assignment keeps in one split (transforms/joins/splits.py), with how
+# the card names them: reviews, publications, their full texts, trials.
+SPLIT_ENTITIES = (("review_id", "reviews", "`review_id`"), ("pmid", "publications", "`pmid`"),
+                  ("pmcid", "full texts", "`pmcid`"), ("nct_id", "trials", "`nct_id`"))
 # The synthetic generator (synth/) gives every article a DOI under this prefix, which Crossref
 # reserves for examples: no real article has one.
 SYNTHETIC_DOI_PREFIX = "10.5555/"
@@ -67,8 +71,8 @@ FIELD_DESCRIPTIONS = {
     "grounding": "Share of the target's values (numbers, names) that occur literally in the paper text "
                  "(extraction tasks); recall of the query over the included studies (`search_query`); "
                  "empty for `screening`.",
-    "split": "`train`, `validation` or `test` (80/10/10) from a hash of the review id (review tasks) or of "
-             "the trial id (extraction tasks): no review or trial crosses splits within a task.",
+    "split": "`train`, `validation` or `test` (80/10/10 by hashes of ids), assigned so that no review, trial "
+             "or publication is in two splits, over all tasks (see *Splits*).",
     "sources": "The input files the record was built from.",
     "source_versions": "The versions of the source records used (`pubmed:<pmid>.v<version>@<date revised>`, "
                        "`pmc:<pmcid>`, `ctgov:<nct>@<last update posted>`).",
@@ -145,6 +149,8 @@ class CardData:
     tasks: dict = field(default_factory=lambda: {t: TaskStats() for t in TASKS})
     shard_files: Counter = field(default_factory=Counter)  # task folder → Parquet files
     paper_splits: dict = field(default_factory=dict)  # pmid → splits of its records, over all tasks
+    # review_id | pmid | pmcid | nct_id → {id: splits of the records that name it}, over all tasks
+    entity_splits: dict = field(default_factory=lambda: {k: {} for k, _, _ in SPLIT_ENTITIES})
     years: dict = field(default_factory=dict)  # pmid → publication year (papers of records only)
     articles: Optional[int] = None  # rows of tables/articles; None when the table is absent
     synthetic_articles: int = 0
@@ -168,8 +174,8 @@ def add_records(data: CardData, batch) -> None:
     """Accumulate a pyarrow record batch of task records (at least ``RECORD_COLUMNS``)."""
     chars = pc.utf8_length(batch.column("input")).to_pylist()
     cols = [batch.column(c).to_pylist() for c in ("task", "split", "evidence", "grounding", "pmid",
-                                                  "pmcid", "review_id")]
-    for n, (task, split, evidence, grounding, pmid, pmcid, review_id) in zip(chars, zip(*cols)):
+                                                  "pmcid", "review_id", "nct_id")]
+    for n, (task, split, evidence, grounding, pmid, pmcid, review_id, nct_id) in zip(chars, zip(*cols)):
         s = data.tasks.get(task)
         if s is None:
             s = data.tasks[task] = TaskStats()
@@ -187,6 +193,9 @@ def add_records(data: CardData, batch) -> None:
             data.paper_splits.setdefault(paper, set()).add(split)
         if evidence == "fulltext" and pmcid:
             s.fulltext_pmcids[pmcid] += 1
+        for kind, value in (("review_id", review_id), ("pmid", pmid), ("pmcid", pmcid), ("nct_id", nct_id)):
+            if value:
+                data.entity_splits[kind].setdefault(value, set()).add(split)
 
 
 def add_screening_targets(data: CardData, batch) -> None:
@@ -385,8 +394,8 @@ def render_card(data: CardData, plots: bool = True) -> str:
     front = yaml.safe_dump(front_matter(data), sort_keys=False, allow_unicode=True, width=1000).rstrip()
     lines = ["---", front, "---", ""]
     for section in (_intro, _tasks_section, _loading_section, _splits_section, _evidence_section,
-                    _grounding_section, _length_section, _years_section, _sources_section, _fields_section,
-                    _licences_section, _limitations_section):
+                    _grounding_section, _length_section, _years_section, _sources_section, _quality_section,
+                    _fields_section, _licences_section, _limitations_section):
         lines += section(data, plots)
     return "\n".join(lines)
 
@@ -445,16 +454,55 @@ def _loading_section(data: CardData, plots: bool) -> list[str]:
             "`messages`, or use `instruction`, `input` and `output` separately.", ""]
 
 
+def split_crossings(data: CardData) -> dict[str, tuple[int, int]]:
+    """{kind: (ids in more than one split, ids)} for ``SPLIT_ENTITIES`` and ``papers`` (the paper a
+    record is about: its publication, else its review when that is a PubMed record)."""
+    out = {kind: (sum(1 for v in ids.values() if len(v) > 1), len(ids)) for kind, ids in data.entity_splits.items()}
+    out["papers"] = (sum(1 for v in data.paper_splits.values() if len(v) > 1), len(data.paper_splits))
+    return out
+
+
 def _splits_section(data: CardData, plots: bool) -> list[str]:
-    shared = sum(1 for v in data.paper_splits.values() if len(v) > 1)
-    return ["## Splits", "",
-            "`split` comes from a hash of the review id (`search_query`, `screening`) or of the trial id (the "
-            "four extraction tasks), 80/10/10, never from a random draw: all records of one review or one "
-            "trial are in the same split, and the extraction tasks agree with each other. Screening splits "
-            "by review, so a paper can be a screening candidate in one split and a trial report in another: "
-            f"**{shared}** of the {len(data.paper_splits)} papers behind the records have records in more "
-            "than one split. Hold out by `pmid` or `nct_id` as well if a model must never have seen a test "
-            "paper.", ""]
+    m = data.manifest
+    L = ["## Splits", "",
+         "`split` is `train`, `validation` or `test` (80/10/10 by hashes of ids, never a random draw), assigned "
+         "so that no review, trial or publication is in two splits: a review's split is the hash of its id; a "
+         "trial takes the majority split of the reviews that link its publications (else the hash of its NCT "
+         "id); a publication takes the split of its trial (else the majority of the reviews that link it, else "
+         "the hash of its PMID), and its full text goes with it. A record takes the split of its review, "
+         "publication and trial, over all six tasks; a screening candidate whose publication is in another "
+         "split than the review is not built (reason `split.leak`).", ""]
+    splits = Counter()
+    for s in data.tasks.values():
+        splits.update(s.splits)
+    text = "Records per split: " + ", ".join(f"{sp} {splits[sp]}" for sp in SPLIT_NAMES) + "."
+    empty = [sp for sp in SPLIT_NAMES if not splits[sp]]
+    if empty:
+        text += (" **No record is in " + " or ".join(f"`{sp}`" for sp in empty) + "** in this output: a small "
+                 "output can leave a split empty (`leadsinstruct export` writes no file for it).")
+    L += [text, ""]
+    crossings = split_crossings(data)
+    checked = ", ".join(f"{crossings[kind][0]} of the {crossings[kind][1]} {name} ({col})"
+                        for kind, name, col in SPLIT_ENTITIES)
+    shared, papers = crossings["papers"]
+    crossed = any(n for n, _ in crossings.values())
+    if crossed:
+        text = ("**Some reviews, trials or publications have records in more than one split** (an output built "
+                "before splits were assigned this way, or a modified one). ")
+    else:
+        text = "**No review, trial or publication is in two splits** in this output. "
+    text += (f"Checked on the records, ids with records in more than one split: {checked}; **{shared}** of the "
+             f"{papers} papers behind the records (a record's publication, else its review when that is a PubMed "
+             "record) have records in more than one split.")
+    if crossed:
+        text += " Hold out by `pmid` or `nct_id` as well if a model must never have seen a test paper."
+    L += [text, ""]
+    leaks = m.get("rejected_reasons", {}).get("split.leak", 0)
+    if leaks:
+        L += [f"**{_plural(leaks, 'record was', 'records were')} left out** because the review and the "
+              "publication are in different splits (reason `split.leak`, in `rejected/`; see *Rejected and "
+              "merged records*).", ""]
+    return L
 
 
 def _evidence_section(data: CardData, plots: bool) -> list[str]:
@@ -541,6 +589,39 @@ def _sources_section(data: CardData, plots: bool) -> list[str]:
     return L
 
 
+def _quality_section(data: CardData, plots: bool) -> list[str]:
+    """Rejected records per task and reason, merged records per task, from manifest.json (nothing when
+    the manifest has none of ``rejected``, ``rejected_reasons``, ``merged``)."""
+    m = data.manifest
+    if not any(k in m for k in ("rejected", "rejected_reasons", "merged")):
+        return []
+    rejected, reasons, merged = m.get("rejected", {}), m.get("rejected_reasons", {}), m.get("merged", {})
+    total = m.get("rejected_total", sum(rejected.values()))
+    L = ["## Rejected and merged records", "",
+         "Every built record is validated before it is written; a record that fails a rule, or whose review "
+         "and publication are in different splits (`split.leak`), is kept out of the shards and written with "
+         f"its reasons to `rejected/part-*.jsonl`. **{_plural(total, 'record')} rejected**"
+         + (":" if total else "."), ""]
+    if rejected or total:
+        tasks = [t for t in TASKS if t in rejected or t in data.tasks] + sorted(set(rejected) - set(TASKS))
+        L += _table(["task", "rejected"], [[f"`{t}`", rejected.get(t, 0)] for t in tasks] + [["**total**", total]])
+        L += [""]
+    if reasons:
+        L += ["By reason (a record can have several):", ""]
+        L += _table(["reason", "records"],
+                    [[f"`{r}`", n] for r, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0]))])
+        L += [""]
+    n_merged = sum(merged.values())
+    L += ["Near-identical records of a task (same content) are merged into one that keeps all their sources: "
+          + (f"**{_plural(n_merged, 'record')} merged** into others:" if n_merged else "none were merged in this "
+             "output."), ""]
+    if n_merged:
+        tasks = [t for t in TASKS if t in merged] + sorted(set(merged) - set(TASKS))
+        L += _table(["task", "merged"], [[f"`{t}`", merged[t]] for t in tasks] + [["**total**", n_merged]])
+        L += [""]
+    return L
+
+
 def _fields_section(data: CardData, plots: bool) -> list[str]:
     return ["## Record fields", ""] + _table(
         ["field", "type", "description"],
@@ -581,8 +662,8 @@ def _limitations_section(data: CardData, plots: bool) -> list[str]:
         + (f" (answers in this output: {_answers(data)})" if data.screening_answers else "") + ".",
         "**Abstract-only records** often cannot be answered from their input; check `evidence` and "
         "`grounding`.",
-        "**Splits are per task** (by review or by trial, see *Splits*): papers can be shared across tasks "
-        "and splits.",
+        "**Splits hold out reviews, trials and publications, not topics** (see *Splits*): trials of the same "
+        "condition or intervention that no review links together can be in different splits.",
     ]
     if data.synthetic_articles:
         lim.insert(0, "**Synthetic corpus.** Counts, lengths and plots describe generated text in real "

@@ -9,28 +9,35 @@ Composites:
 - ``SelectLatestTrials``: Trial → Trial, one per NCT id (aliases folded in) and the alias map
   ``(alias, nct_id)``; a trial whose latest record is WITHDRAWN is dropped.
   Counters ``ctgov.superseded``, ``ctgov.aliases``, ``ctgov.withdrawn``.
-- ``JoinStudyTrials``: articles, full texts, trials → ``StudyBundle`` per (pmid, nct), plus
-  ``StudySummary`` per PMID, reference links and criteria of reviews, link rows, unresolved links.
+- ``AssignSplits``: review links, study → trial link rows → the split of every publication and
+  trial (``transforms.joins.splits``). Counters ``split.trials``, ``split.publications``.
+- ``JoinStudyTrials``: articles, full texts, trials (and the input review links) → ``StudyBundle``
+  per (pmid, nct) with its split, plus ``StudySummary`` per PMID, reference links and criteria of
+  reviews, link rows, unresolved links, publication splits.
   Counters ``join.study_trial_links``, ``join.fulltext_without_pmid``, ``join.unresolved_study_text``,
   ``join.unresolved_trial``, ``join.other_fulltexts_same_pmid``, ``join.trial_alias_links`` (links naming an
-  alias, joined to the current NCT id), ``join.study_trial_links_merged`` (extra links to the same trial).
-- ``JoinReviewStudies``: review links, study summaries, criteria → ``ReviewBundle``.
+  alias, joined to the current NCT id), ``join.study_trial_links_merged`` (extra links to the same trial),
+  ``split.study_bundles_dropped``.
+- ``JoinReviewStudies``: review links, study summaries, criteria, publication splits → ``ReviewBundle``.
   Counters ``join.review_study_links``, ``join.reference_not_trial``, ``join.unresolved_study_text``,
   ``join.reviews``, ``join.reviews_without_criteria``, ``join.review_links_merged`` (extra links or link
-  sources naming the same review → study pair).
+  sources naming the same review → study pair), ``split.screening_candidates_dropped``.
 """
 from __future__ import annotations
 
 import dataclasses
+import typing
 
 import apache_beam as beam
 from apache_beam.pvalue import AsDict, TaggedOutput
 
 from schemas.records import Link, ReviewBundle, ReviewStudy, StudyBundle, UnresolvedLink
 from transforms.joins import link as L
+from transforms.joins.splits import publication_split, trial_split
 from transforms.links.parse import criteria_from_article, merge_criteria
 from transforms.metrics import inc
 from transforms.shuffle import PackedCoGroupByKey, PackedGroupByKey
+from transforms.tasks.common import split_for
 
 
 def _latest_article(kv):
@@ -202,31 +209,101 @@ def _key_fulltexts(kv):
 
 
 def _join_by_nct(kv):
-    """(nct, {trial, pubs}) → StudyBundle per publication (+ TrialBrief by PMID), or unresolved."""
+    """(nct, {trial, pubs[, split, pub_split]}) → StudyBundle per publication (+ TrialBrief by PMID),
+    or unresolved. With splits, a publication whose split is not the trial's gives no bundle."""
     nct, groups = kv
     trials = list(groups["trial"])
+    splits = list(groups.get("split", ()))
+    split = splits[0] if splits else None
+    pub_splits = dict(groups.get("pub_split", ()))
     for pmid, article, fulltext, sources in groups["pubs"]:
         if not trials:
             inc("join.unresolved_trial")
             yield TaggedOutput("unresolved", UnresolvedLink("trial", nct, None, pmid, ",".join(sources),
                                                             (article or fulltext).source_file))
             continue
-        yield StudyBundle(pmid, article, fulltext, trials[0], sources)
         yield TaggedOutput("briefs", (pmid, L.trial_brief(trials[0])))
+        if split is not None and pub_splits.get(pmid, split) != split:
+            inc("split.study_bundles_dropped")  # the publication went with another of its trials
+            continue
+        yield StudyBundle(pmid, article, fulltext, trials[0], sources, split)
+
+
+# --------------------------------------------------------------------------- splits
+def _split_votes_by_pmid(kv):
+    """(pmid, {reviews, trials}) → (nct, (pmid, reviews)) per trial of the publication, or its split."""
+    pmid, groups = kv
+    reviews = sorted(set(groups["reviews"]))
+    ncts = sorted(set(groups["trials"]))
+    if not ncts:
+        inc("split.publications")
+        yield TaggedOutput("pub_splits", (pmid, publication_split(pmid, (), reviews)))
+    for nct in ncts:
+        yield nct, (pmid, reviews)
+
+
+def _split_of_trial(kv):
+    """(nct, [(pmid, reviews)]) → the trial's split, and (pmid, (nct, split)) per publication."""
+    nct, items = kv
+    items = list(items)
+    split = trial_split(nct, (r for _, reviews in items for r in reviews))
+    inc("split.trials")
+    yield TaggedOutput("trial_splits", (nct, split))
+    for pmid in sorted({pmid for pmid, _ in items}):
+        yield pmid, (nct, split)
+
+
+def _split_of_publication(kv):
+    """(pmid, [(nct, split)]) → (pmid, split), and (nct, (pmid, split)) per trial of the publication."""
+    pmid, pairs = kv
+    pairs = sorted(set(pairs))
+    split = publication_split(pmid, pairs)
+    inc("split.publications")
+    yield pmid, split
+    for nct, _ in pairs:
+        yield TaggedOutput("pub_trial_splits", (nct, (pmid, split)))
+
+
+class AssignSplits(beam.PTransform):
+    """(review_links: ReviewLink, link_rows: Link) → dict of pub_splits ((pmid, split)), trial_splits
+    ((nct, split)), pub_trial_splits ((nct, (pmid, split))): one split per publication and trial,
+    by the precedence of ``transforms.joins.splits``. Three shuffles of ids only, keyed by PMID,
+    NCT id and PMID again."""
+
+    def expand(self, pcolls):
+        review_links, link_rows = pcolls
+        by_pmid = ({"reviews": review_links | "ReviewVotes" >> beam.Map(lambda ln: (ln.pmid, ln.review_id)),
+                    "trials": (link_rows | "StudyTrialRows" >> beam.Filter(lambda r: r.kind == "study_trial")
+                               | "TrialsByPmid" >> beam.Map(lambda r: (r.pmid, r.nct_id)))}
+                   | "GroupVotesByPmid" >> beam.CoGroupByKey()
+                   | "VotesToTrials" >> beam.FlatMap(_split_votes_by_pmid).with_output_types(typing.Any)
+                   .with_outputs("pub_splits", main="by_nct"))
+        trials = (by_pmid.by_nct | "GroupVotesByNct" >> beam.GroupByKey()
+                  | "SplitOfTrial" >> beam.FlatMap(_split_of_trial).with_output_types(typing.Any)
+                  .with_outputs("trial_splits", main="by_pmid"))
+        pubs = (trials.by_pmid | "GroupTrialSplitsByPmid" >> beam.GroupByKey()
+                | "SplitOfPublication" >> beam.FlatMap(_split_of_publication).with_output_types(typing.Any)
+                .with_outputs("pub_trial_splits", main="pub_splits"))
+        return {"pub_splits": (by_pmid.pub_splits, pubs.pub_splits) | "AllPublicationSplits" >> beam.Flatten(),
+                "trial_splits": trials.trial_splits, "pub_trial_splits": pubs.pub_trial_splits}
 
 
 class JoinStudyTrials(beam.PTransform):
-    """(articles, fulltexts, trials, aliases) → tagged: bundles (StudyBundle), summaries
-    ((pmid, StudySummary) without trials), briefs ((pmid, TrialBrief)), review_links (ReviewLink from
-    review reference lists), criteria (ReviewCriteria from review abstracts), link_rows (Link),
-    unresolved (UnresolvedLink)."""
+    """(articles, fulltexts, trials, aliases[, input_review_links]) → tagged: bundles (StudyBundle),
+    summaries ((pmid, StudySummary) without trials), briefs ((pmid, TrialBrief)), review_links
+    (ReviewLink from review reference lists), criteria (ReviewCriteria from review abstracts),
+    link_rows (Link), unresolved (UnresolvedLink), pub_splits ((pmid, split)).
+
+    Given the link tables' review links, splits are assigned (``AssignSplits``, over those and the
+    reference-list links) and each bundle carries its split; without them, bundles carry none and
+    pub_splits is empty."""
 
     def __init__(self, review_types=L.REVIEW_PUBLICATION_TYPES):
         super().__init__()
         self._review_types = review_types
 
     def expand(self, pcolls):
-        articles, fulltexts, trials, aliases = pcolls
+        articles, fulltexts, trials, aliases, *input_links = pcolls
         with_pmid = fulltexts | "FullTextsWithPmid" >> beam.Filter(lambda f: f.pmid is not None)
         without = (fulltexts | "FullTextsWithoutPmid" >> beam.Filter(lambda f: f.pmid is None and f.pmcid)
                    | "KeyByPmcid" >> beam.Map(lambda f: (f.pmcid, f)))
@@ -243,20 +320,30 @@ class JoinStudyTrials(beam.PTransform):
                    | "JoinByPmid" >> PackedCoGroupByKey()
                    | "LinkStudiesToTrials" >> beam.ParDo(_JoinByPmidFn(self._review_types), AsDict(aliases))
                    .with_outputs("by_nct", "summaries", "review_links", "criteria", "link_rows", "unresolved"))
-        by_nct = ({"trial": trials | "KeyTrialsByNct" >> beam.Map(lambda t: (t.nct_id, t)),
-                   "pubs": by_pmid.by_nct}
+        nct_inputs = {"trial": trials | "KeyTrialsByNct" >> beam.Map(lambda t: (t.nct_id, t)),
+                      "pubs": by_pmid.by_nct}
+        if input_links:
+            all_links = (input_links[0], by_pmid.review_links) | "LinksForSplits" >> beam.Flatten()
+            splits = (all_links, by_pmid.link_rows) | "AssignSplits" >> AssignSplits()
+            nct_inputs.update(split=splits["trial_splits"], pub_split=splits["pub_trial_splits"])
+            pub_splits = splits["pub_splits"]
+        else:
+            pub_splits = articles.pipeline | "NoSplits" >> beam.Create([])
+        by_nct = (nct_inputs
                   | "JoinByNct" >> PackedCoGroupByKey()
                   | "BuildStudyBundles" >> beam.FlatMap(_join_by_nct).with_outputs("briefs", "unresolved",
                                                                                    main="bundles"))
         unresolved = (by_pmid.unresolved, by_nct.unresolved) | "MergeUnresolved" >> beam.Flatten()
         return {"bundles": by_nct.bundles, "summaries": by_pmid.summaries, "briefs": by_nct.briefs,
                 "review_links": by_pmid.review_links, "criteria": by_pmid.criteria,
-                "link_rows": by_pmid.link_rows, "unresolved": unresolved}
+                "link_rows": by_pmid.link_rows, "unresolved": unresolved, "pub_splits": pub_splits}
 
 
 def _review_studies(kv):
     """(pmid, {summary, briefs, links}) → (review_id, ReviewStudy) per review linking this PMID."""
     pmid, groups = kv
+    splits = list(groups.get("split", ()))
+    split = splits[0] if splits else None
     summaries = list(groups["summary"])
     summary = summaries[0] if summaries else None
     if summary is not None:
@@ -281,8 +368,10 @@ def _review_studies(kv):
             inc("join.reference_not_trial")
             continue
         inc("join.review_study_links")
+        if split is not None and split != split_for(review_id):
+            inc("split.screening_candidates_dropped")  # kept in the bundle (search_query) but not screened
         yield TaggedOutput("link_rows", Link("review_study", review_id, pmid, None, resolved, sources, files))
-        yield review_id, ReviewStudy(review_id, pmid, resolved, sources, files, summary)
+        yield review_id, ReviewStudy(review_id, pmid, resolved, sources, files, summary, split)
 
 
 def _review_bundle(kv):
@@ -296,13 +385,16 @@ def _review_bundle(kv):
 
 
 class JoinReviewStudies(beam.PTransform):
-    """(review_links, summaries, briefs, criteria) → tagged: bundles (ReviewBundle), link_rows (Link),
-    unresolved (UnresolvedLink)."""
+    """(review_links, summaries, briefs, criteria[, pub_splits]) → tagged: bundles (ReviewBundle),
+    link_rows (Link), unresolved (UnresolvedLink). Each ReviewStudy carries its publication's split."""
 
     def expand(self, pcolls):
-        review_links, summaries, briefs, criteria = pcolls
-        studies = ({"summary": summaries, "briefs": briefs,
-                    "links": review_links | "KeyLinksByPmid" >> beam.Map(lambda ln: (ln.pmid, ln))}
+        review_links, summaries, briefs, criteria, *pub_splits = pcolls
+        inputs = {"summary": summaries, "briefs": briefs,
+                  "links": review_links | "KeyLinksByPmid" >> beam.Map(lambda ln: (ln.pmid, ln))}
+        if pub_splits:
+            inputs["split"] = pub_splits[0]
+        studies = (inputs
                    | "JoinLinksWithStudies" >> PackedCoGroupByKey()
                    | "ResolveReviewStudies" >> beam.FlatMap(_review_studies).with_outputs(
                        "unresolved", "link_rows", main="studies"))
@@ -315,22 +407,27 @@ class JoinReviewStudies(beam.PTransform):
 
 def _profile(bundle: ReviewBundle):
     conditions, interventions, pmids = L.review_profile(bundle.studies)
+    split = split_for(bundle.review_id)
     for cond in sorted(conditions):
-        yield cond, (bundle.review_id, conditions, interventions, pmids)
+        yield (cond, split), (bundle.review_id, conditions, interventions, pmids)
 
 
 def _pool(bundle: ReviewBundle):
     for rs in bundle.studies:
         if rs.label == "included" and rs.study is not None and rs.study.trials:
+            split = rs.split or split_for(rs.review_id)
             for cond in sorted(L.study_terms(rs.study)[0]):
-                yield cond, rs.study
+                yield (cond, split), rs.study
 
 
 NEAR_SCAN_LIMIT = 200  # candidates examined per review and condition
 
 
 class _NearByConditionFn(beam.DoFn):
-    """(condition, {reviews, studies}) → (review_id, StudySummary) topic-near negatives.
+    """((condition, split), {reviews, studies}) → (review_id, StudySummary) topic-near negatives.
+
+    Reviews and pool studies meet by condition within one split, so a negative is always a
+    publication of the review's own split.
 
     The condition's pool is put in one pseudo-random order; each review scans it from its own
     pseudo-random start and takes the first ``per_key`` candidates that qualify, examining at
@@ -341,7 +438,7 @@ class _NearByConditionFn(beam.DoFn):
         self._per_key = per_key
 
     def process(self, kv):
-        condition, groups = kv
+        (condition, _), groups = kv
         pool = sorted({s.pmid: s for s in groups["studies"]}.values(),
                       key=lambda s: L.stable_rank(condition, s.pmid))
         n = len(pool)
@@ -366,8 +463,8 @@ def _with_negatives(kv, limit: int):
         chosen = sorted(unique.values(), key=lambda s: L.stable_rank(review_id, s.pmid))[:limit]
         if chosen:
             inc("join.topic_near_negatives", len(chosen))
-        extra = [ReviewStudy(review_id, s.pmid, "topic_near", ["topic_near"], s.source_files[:1], s)
-                 for s in chosen]
+        extra = [ReviewStudy(review_id, s.pmid, "topic_near", ["topic_near"], s.source_files[:1], s,
+                             split_for(review_id)) for s in chosen]
         yield dataclasses.replace(bundle, studies=bundle.studies + extra)
 
 

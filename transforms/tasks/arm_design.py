@@ -30,6 +30,6 @@ def build_arm_design(bundle: StudyBundle, ctx: BuildContext) -> Iterator[TaskRec
     sources, versions = source_tags(bundle.article, bundle.fulltext, bundle.trial)
     yield make_record(
         ctx, task=TASK, instruction=INSTRUCTION, input_text=f"PUBLICATION:\n{text}", output=dumps(target),
-        split_key=f"ctgov:{bundle.trial.nct_id}", pmid=bundle.pmid,
+        split_key=f"ctgov:{bundle.trial.nct_id}", split=bundle.split, pmid=bundle.pmid,
         pmcid=bundle.fulltext.pmcid if bundle.fulltext else None, nct_id=bundle.trial.nct_id,
         evidence=evidence, grounding=Grounder(text).score(values), sources=sources, source_versions=versions)

@@ -42,16 +42,18 @@ def record_id(task: str, ids: Iterable[Optional[str]], input_text: str, output: 
 
 
 def make_record(ctx: BuildContext, *, task: str, instruction: str, input_text: str, output: str,
-                split_key: str, review_id=None, pmid=None, pmcid=None, nct_id=None, evidence=None,
+                split_key: str, split: Optional[str] = None, review_id=None, pmid=None, pmcid=None,
+                nct_id=None, evidence=None,
                 grounding=None, sources=(), source_versions=()) -> TaskRecord:
-    """Assemble a ``TaskRecord`` with its chat-form ``messages``."""
+    """Assemble a ``TaskRecord`` with its chat-form ``messages``. ``split`` is the split assigned to the
+    record's entities (``transforms.joins.splits``); without it, the hash of ``split_key``."""
     user = f"{instruction}\n\n{input_text}"
     return TaskRecord(
         id=record_id(task, (review_id, pmid, pmcid, nct_id), input_text, output), task=task, system=SYSTEM_PROMPT,
         instruction=instruction, input=input_text, output=output,
         messages=[Message("system", SYSTEM_PROMPT), Message("user", user), Message("assistant", output)],
         review_id=review_id, pmid=pmid, pmcid=pmcid, nct_id=nct_id, evidence=evidence,
-        grounding=grounding, split=split_for(split_key), sources=sorted(set(sources)),
+        grounding=grounding, split=split or split_for(split_key), sources=sorted(set(sources)),
         source_versions=sorted(set(source_versions)), created_at=ctx.created_at)
 
 

@@ -62,7 +62,8 @@ def build_participant_statistics(bundle: StudyBundle, ctx: BuildContext) -> Iter
             yield make_record(
                 ctx, task=TASK, instruction=INSTRUCTION,
                 input_text=f"MEASURE:\n{spec}\n\nGROUPS:\n{group_lines}\n\nPUBLICATION:\n{text}",
-                output=dumps({"results": entries}), split_key=f"ctgov:{bundle.trial.nct_id}", pmid=bundle.pmid,
+                output=dumps({"results": entries}), split_key=f"ctgov:{bundle.trial.nct_id}", split=bundle.split,
+                pmid=bundle.pmid,
                 pmcid=bundle.fulltext.pmcid if bundle.fulltext else None, nct_id=bundle.trial.nct_id,
                 evidence=evidence, grounding=grounder.score([e["value"] for e in entries]),
                 sources=sources, source_versions=versions)

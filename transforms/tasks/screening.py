@@ -8,15 +8,16 @@ an ``excluded`` candidate is a hard negative (exclude; the study-design criterio
 review asks for randomised trials and the candidate is no trial report, other criteria
 UNCERTAIN); a ``topic_near`` candidate (a trial of the same condition with none of the
 review's interventions, included by another review) is excluded with Intervention NO.
-Non-trial references of a review are not candidates.
+Non-trial references of a review are not candidates. A candidate whose publication is in another
+split than the review (``ReviewStudy.split``, see ``transforms.joins.splits``) gives no record.
 """
 from __future__ import annotations
 
 import re
 from typing import Iterator
 
-from schemas.records import ReviewBundle, ReviewCriteria, ReviewStudy, TaskRecord
-from transforms.tasks.common import BuildContext, dumps, make_record
+from schemas.records import RejectedRecord, ReviewBundle, ReviewCriteria, ReviewStudy, TaskRecord
+from transforms.tasks.common import BuildContext, dumps, make_record, split_for
 from transforms.tasks.search_query import criteria_text
 
 TASK = "screening"
@@ -64,6 +65,7 @@ def build_screening(bundle: ReviewBundle, ctx: BuildContext) -> Iterator[TaskRec
     if c is None or not criteria_names(c):
         return
     question = criteria_text(c)
+    split = split_for(bundle.review_id)
     for rs in bundle.studies:
         s = rs.study
         if s is None or not (s.title or s.abstract):
@@ -73,10 +75,16 @@ def build_screening(bundle: ReviewBundle, ctx: BuildContext) -> Iterator[TaskRec
             continue
         study_text = "\n".join(x for x in (f"Title: {s.title}" if s.title else "",
                                            f"Abstract: {s.abstract}" if s.abstract else "") if x)
-        yield make_record(
+        record = make_record(
             ctx, task=TASK, instruction=INSTRUCTION,
             input_text=f"CRITERIA:\n{question}\n\nSTUDY:\n{study_text}", output=dumps(target),
             split_key=bundle.review_id, review_id=bundle.review_id, pmid=s.pmid, pmcid=s.pmcid,
             nct_id=s.trials[0].nct_id if len(s.trials) == 1 else None, evidence="abstract",
             sources=[*rs.link_files, *s.source_files, c.source_file],
             source_versions=[s.version] if s.version else [])
+        if rs.split is not None and rs.split != split:
+            # the publication is in another split (it went with another review or its trial): kept
+            # out of the task shards, so that no publication or trial is in two splits
+            yield RejectedRecord(["split.leak"], record)
+        else:
+            yield record

@@ -76,7 +76,7 @@ def build_study_characteristics(bundle: StudyBundle, ctx: BuildContext) -> Itera
     sources, versions = source_tags(bundle.article, bundle.fulltext, bundle.trial)
     yield make_record(
         ctx, task=TASK, instruction=INSTRUCTION, input_text=f"FIELDS:\n{field_lines}\n\nPUBLICATION:\n{text}",
-        output=dumps(target), split_key=f"ctgov:{bundle.trial.nct_id}", pmid=bundle.pmid,
+        output=dumps(target), split_key=f"ctgov:{bundle.trial.nct_id}", split=bundle.split, pmid=bundle.pmid,
         pmcid=bundle.fulltext.pmcid if bundle.fulltext else None, nct_id=bundle.trial.nct_id,
         evidence=evidence, grounding=Grounder(text).score(_leaves(target)), sources=sources,
         source_versions=versions)

@@ -1,12 +1,14 @@
 """Beam wiring of the six task builders: one composite per task, named after what it builds.
 
 Review-level tasks take ``ReviewBundle``s, extraction tasks take ``StudyBundle``s; each emits
-``TaskRecord``s. Counters: ``tasks.<task>.built`` and ``tasks.<task>.inputs``.
+``TaskRecord``s (a ``RejectedRecord`` a builder yields goes to the ``rejected`` output). Counters:
+``tasks.<task>.built``, ``tasks.<task>.inputs`` and ``tasks.<task>.rejected``.
 """
 from __future__ import annotations
 
 import apache_beam as beam
 
+from schemas.records import RejectedRecord
 from transforms.metrics import inc
 from transforms.tasks.arm_design import build_arm_design
 from transforms.tasks.common import BuildContext
@@ -25,6 +27,10 @@ class _BuildFn(beam.DoFn):
         inc(f"tasks.{self._task}.inputs")
         n = 0
         for record in self._builder(bundle, self._ctx):
+            if isinstance(record, RejectedRecord):  # built, but kept out of the shards (e.g. split.leak)
+                inc(f"tasks.{self._task}.rejected")
+                yield beam.pvalue.TaggedOutput("rejected", record)
+                continue
             n += 1
             yield record
         if n:
@@ -40,7 +46,8 @@ class _BuildRecords(beam.PTransform):
         self._ctx = ctx
 
     def expand(self, bundles):
-        return bundles | f"Build_{self.TASK}" >> beam.ParDo(_BuildFn(self.TASK, type(self).BUILDER, self._ctx))
+        fn = _BuildFn(self.TASK, type(self).BUILDER, self._ctx)
+        return bundles | f"Build_{self.TASK}" >> beam.ParDo(fn).with_outputs("rejected", main="records")
 
 
 class BuildSearchQueryRecords(_BuildRecords):
@@ -79,7 +86,8 @@ STUDY_TASKS = (BuildStudyCharacteristicsRecords, BuildArmDesignRecords, BuildPar
 
 
 class BuildTaskRecords(beam.PTransform):
-    """(review bundles, study bundles) → TaskRecord of all six tasks."""
+    """(review bundles, study bundles) → dict of ``records`` (TaskRecord of all six tasks) and
+    ``rejected`` (RejectedRecord a builder kept out of the shards, with its reason)."""
 
     def __init__(self, ctx: BuildContext):
         super().__init__()
@@ -89,4 +97,5 @@ class BuildTaskRecords(beam.PTransform):
         reviews, studies = pcolls
         parts = [reviews | cls.__name__ >> cls(self._ctx) for cls in REVIEW_TASKS]
         parts += [studies | cls.__name__ >> cls(self._ctx) for cls in STUDY_TASKS]
-        return parts | "MergeTaskRecords" >> beam.Flatten()
+        return {"records": [p.records for p in parts] | "MergeTaskRecords" >> beam.Flatten(),
+                "rejected": [p.rejected for p in parts] | "MergeRejected" >> beam.Flatten()}

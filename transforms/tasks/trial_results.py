@@ -61,7 +61,7 @@ def build_trial_results(bundle: StudyBundle, ctx: BuildContext) -> Iterator[Task
             yield make_record(
                 ctx, task=TASK, instruction=INSTRUCTION,
                 input_text=f"OUTCOME:\n{outcome}\n\nGROUP:\n{group_text}\n\nPUBLICATION:\n{text}",
-                output=dumps(target), split_key=f"ctgov:{bundle.trial.nct_id}", pmid=bundle.pmid,
+                output=dumps(target), split_key=f"ctgov:{bundle.trial.nct_id}", split=bundle.split, pmid=bundle.pmid,
                 pmcid=bundle.fulltext.pmcid if bundle.fulltext else None, nct_id=bundle.trial.nct_id,
                 evidence=evidence, grounding=grounder.score([r["value"] for r in rows] + [denom]),
                 sources=sources, source_versions=versions)
