@@ -49,7 +49,6 @@ ARM_TYPES = ("Experimental", "Active Comparator", "Placebo Comparator", "Sham Co
 CRITERION_NAMES = tuple(name for name, _ in CRITERIA) + ("Objectives",)
 FIELD_NAMES = tuple(name for name, _ in FIELDS)
 _NUMBER = re.compile(r"[-−]?(\d+(,\d{3})*|\d*)(\.\d+)?([eE][-+]?\d+)?")
-PUBLICATION = "PUBLICATION:\n"
 
 
 @dataclass(frozen=True)
@@ -96,10 +95,7 @@ def section(text: str, name: str, next_name: Optional[str] = None) -> Optional[s
 
 def paper(text: str) -> Optional[str]:
     """The paper text of an extraction record's input (everything after ``PUBLICATION:``)."""
-    if text.startswith(PUBLICATION):
-        return text[len(PUBLICATION):]
-    i = text.find("\n\n" + PUBLICATION)
-    return None if i < 0 else text[i + 2 + len(PUBLICATION):]
+    return section(text, "PUBLICATION")
 
 
 # --------------------------------------------------------------------------- per task
