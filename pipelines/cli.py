@@ -135,8 +135,16 @@ def _export(argv: list[str]) -> int:
     return export_main(argv)
 
 
+def _kg_reasoning(argv: list[str]) -> int:
+    from pipelines.options import BuildOptions, KgReasoningOptions
+    if any(a in ("-h", "--help") for a in argv):
+        return _help("kg-reasoning", KgReasoningOptions, BuildOptions)
+    from pipelines.kg_reasoning import main as kg_main
+    return kg_main(argv)
+
+
 COMMANDS = {"build": _build, "fetch": _fetch, "refresh": _refresh, "synth": _synth, "stats": _stats,
-            "export": _export}
+            "export": _export, "kg-reasoning": _kg_reasoning}
 
 
 def main(argv=None) -> int:
@@ -146,7 +154,7 @@ def main(argv=None) -> int:
     logging.getLogger("apache_beam.io.filebasedsink").setLevel(logging.ERROR)
     use_storage_emulator()
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        print("usage: leadsinstruct {build,fetch,refresh,synth,stats,export} [options]   (leadsinstruct <command> --help)",
+        print("usage: leadsinstruct {build,fetch,refresh,synth,stats,export,kg-reasoning} [options]   (leadsinstruct <command> --help)",
               file=sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     return COMMANDS[argv[0]](argv[1:])

