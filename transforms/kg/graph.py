@@ -156,7 +156,7 @@ class GraphBuilder:
             self.counts["node_attribute_conflicts"] += 1
         return i
 
-    def add_node(self, node_id: str, name: Optional[str], ntype: Optional[str], where: str = "") -> None:
+    def add_node(self, node_id: str, name: Optional[str], ntype: Optional[str]) -> None:
         """Declare a node (str id, str name, str or None type). A second declaration of the same
         id with other attributes keeps the first and is counted as a conflict."""
         self._node(node_id, name, ntype)
@@ -257,7 +257,8 @@ class GraphBuilder:
             if lineno == 1 and cols[:3] == HETIONET_NODES_HEADER:
                 continue
             if len(cols) != 3:
-                raise ValueError(f"{path}:{lineno}: expected 3 tab-separated columns (id, name, kind), got {len(cols)}")
+                raise ValueError(f"{path}:{lineno}: expected 3 tab-separated columns (id, name, kind), "
+                                 f"got {len(cols)}")
             if cols[0] in seen_here:
                 raise ValueError(f"{path}:{lineno}: duplicate node id {cols[0]!r}")
             seen_here.add(cols[0])
@@ -272,7 +273,8 @@ class GraphBuilder:
             if lineno == 1 and cols[:3] == HETIONET_SIF_HEADER:
                 continue
             if len(cols) != 3:
-                raise ValueError(f"{path}:{lineno}: expected 3 tab-separated columns (source, metaedge, target), got {len(cols)}")
+                raise ValueError(f"{path}:{lineno}: expected 3 tab-separated columns (source, metaedge, target), "
+                                 f"got {len(cols)}")
             label = cols[1]
             if kinds is not None:
                 if label not in kinds:
@@ -290,7 +292,7 @@ class GraphBuilder:
                 doc = json.load(f)
             except json.JSONDecodeError as e:
                 raise ValueError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
-        if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), list) or not isinstance(doc.get("edges"), list):
+        if not (isinstance(doc, dict) and isinstance(doc.get("nodes"), list) and isinstance(doc.get("edges"), list)):
             raise ValueError(f"{path}: expected a JSON object with 'nodes' and 'edges' lists")
         for k, node in enumerate(doc["nodes"]):
             try:
@@ -312,7 +314,8 @@ class GraphBuilder:
             if lineno == 1 and cols == TRIPLES_HEADER:
                 continue
             if len(cols) != 3:
-                raise ValueError(f"{path}:{lineno}: expected 3 tab-separated columns (head, relation, tail), got {len(cols)}")
+                raise ValueError(f"{path}:{lineno}: expected 3 tab-separated columns (head, relation, tail), "
+                                 f"got {len(cols)}")
             h, r, t = cols
             if not h or not r or not t:
                 raise ValueError(f"{path}:{lineno}: empty head, relation or tail")
@@ -451,7 +454,7 @@ class KnowledgeGraph:
     """
 
     __slots__ = ("_name", "node_ids", "node_names", "node_types", "relations", "indptr", "nbr", "rel",
-                 "fwd", "_counts", "_sources", "_fingerprint", "_frozen")
+                 "fwd", "_counts", "_sources", "_fingerprint")
 
     def __init__(self, name: str, node_ids: tuple, node_names: tuple, node_types: tuple, relations: tuple,
                  indptr: np.ndarray, nbr: np.ndarray, rel: np.ndarray, fwd: np.ndarray,
@@ -470,7 +473,6 @@ class KnowledgeGraph:
         s(self, "_counts", dict(counts))
         s(self, "_sources", list(sources))
         s(self, "_fingerprint", None)
-        s(self, "_frozen", True)
 
     def __setattr__(self, key, value):
         raise AttributeError("KnowledgeGraph is immutable")
@@ -479,15 +481,14 @@ class KnowledgeGraph:
         raise AttributeError("KnowledgeGraph is immutable")
 
     def __getstate__(self):
-        return {k: getattr(self, k) for k in self.__slots__ if k not in ("_fingerprint", "_frozen")}
+        return {k: getattr(self, k) for k in self.__slots__ if k != "_fingerprint"}
 
     def __setstate__(self, state):
         for k, v in state.items():
             if isinstance(v, np.ndarray):
-                v = _readonly(v.copy()) if not v.flags.writeable else _readonly(v)
+                v = _readonly(v)
             object.__setattr__(self, k, v)
         object.__setattr__(self, "_fingerprint", None)
-        object.__setattr__(self, "_frozen", True)
 
     def __repr__(self) -> str:
         return (f"KnowledgeGraph(name={self._name!r}, nodes={self.num_nodes}, edges={self.num_edges}, "
@@ -684,7 +685,6 @@ class _Side:
             self.layers.append(new)
             self.volume.append(int((self.g.indptr[new + 1] - self.g.indptr[new]).sum()) if len(new) else 0)
         return self.layers[k]
-
 
     def _expand_py(self, last: np.ndarray) -> np.ndarray:
         """The next layer by plain Python over the neighbour slices (small frontiers)."""

@@ -182,7 +182,7 @@ class EntityIndex:
             for n in range(min(self.max_ngram, len(words) - i), 0, -1):
                 start, end = words[i][0], words[i + n - 1][1]
                 span = text[start:end]
-                if n == 1 and normalize(span) in STOPWORDS:
+                if n == 1 and span not in self.case_sensitive and normalize(span) in STOPWORDS:
                     break
                 nodes, method = self.lookup(span)
                 if nodes:
