@@ -139,6 +139,14 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float)
     return centred / np.sqrt(var + np.float32(eps)) * weight + bias
 
 
+def _read_json(path: Path, default):
+    """Parsed JSON of ``path`` (Path), or ``default`` when the file does not exist."""
+    if not path.is_file():
+        return default
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
 class SentenceEncoder:
     """all-MiniLM-L6-v2 sentence embeddings in numpy (no torch, no network).
 
@@ -167,22 +175,18 @@ class SentenceEncoder:
         self._eps = float(cfg.get("layer_norm_eps", 1e-12))
         max_pos = int(cfg["max_position_embeddings"])
 
-        st_cfg_path = root / "sentence_bert_config.json"
-        st_cfg = json.loads(st_cfg_path.read_text(encoding="utf-8")) if st_cfg_path.is_file() else {}
+        st_cfg = _read_json(root / "sentence_bert_config.json", {})
         if max_seq_length is None:
             max_seq_length = int(st_cfg.get("max_seq_length", max_pos))
         if max_seq_length < 2:
             raise ValueError(f"max_seq_length must be >= 2, got {max_seq_length}")
         self.max_seq_length = min(int(max_seq_length), max_pos)
 
-        modules_path = root / "modules.json"
-        modules = json.loads(modules_path.read_text(encoding="utf-8")) if modules_path.is_file() else []
+        modules = _read_json(root / "modules.json", [])
         self.normalize = any(str(m.get("type", "")).endswith("Normalize") for m in modules)
         pool_dir = next((m.get("path", "") for m in modules
                          if str(m.get("type", "")).endswith("Pooling")), "1_Pooling")
-        pool_path = root / pool_dir / "config.json"
-        pool_cfg = (json.loads(pool_path.read_text(encoding="utf-8")) if pool_path.is_file()
-                    else {"pooling_mode_mean_tokens": True})
+        pool_cfg = _read_json(root / pool_dir / "config.json", {"pooling_mode_mean_tokens": True})
         other_modes = [k for k, v in pool_cfg.items()
                        if k.startswith("pooling_mode_") and k != "pooling_mode_mean_tokens" and v]
         if not pool_cfg.get("pooling_mode_mean_tokens") or other_modes:

@@ -49,6 +49,7 @@ man woman men women boy girl child children male female following most likely be
 cause causes caused effect effects finding findings history present presents presented examination
 shows showed show test tests result results diagnosis treatment therapy day days week weeks month
 months hour hours time level levels normal increased decreased high low left right one two three
+disease diseases disorder disorders syndrome condition death
 """.split())
 
 
@@ -74,7 +75,7 @@ def _singular(w: str) -> str:
 
 def _is_short_symbol(name: str) -> bool:
     compact = name.replace("-", "")
-    return len(compact) <= SHORT_SYMBOL_LEN and compact.isalnum() and compact.upper() == compact \
+    return 2 <= len(compact) <= SHORT_SYMBOL_LEN and compact.isalnum() and compact.upper() == compact \
         and any(c.isalpha() for c in compact)
 
 
@@ -131,7 +132,7 @@ class EntityIndex:
         case_sensitive: dict[str, list[int]] = {}
         longest = 1
         for i, name in enumerate(node_names):
-            if not name:
+            if not name or len(name.replace("-", "")) < 2:  # one-letter names (gene "T") match anything
                 continue
             if _is_short_symbol(name):
                 case_sensitive.setdefault(name, []).append(i)
@@ -176,21 +177,30 @@ class EntityIndex:
     def mentions(self, text: str) -> list[Mention]:
         """Longest non-overlapping dictionary matches in ``text``, left to right."""
         words = [(m.start(), m.end()) for m in _WORD_RE.finditer(text)]
+        # normalisation works word by word, so an n-gram's key is the join of its words' keys
+        keys = [normalize(text[s:e]) for s, e in words]
         out, i = [], 0
         while i < len(words):
             found = None
             for n in range(min(self.max_ngram, len(words) - i), 0, -1):
                 start, end = words[i][0], words[i + n - 1][1]
                 span = text[start:end]
-                if n == 1 and span not in self.case_sensitive and normalize(span) in STOPWORDS:
-                    break
-                nodes, method = self.lookup(span)
+                if n == 1:
+                    if span in self.case_sensitive:
+                        found = Mention(start, end, span, self.case_sensitive[span], "exact")
+                        break
+                    if keys[i] in STOPWORDS:
+                        break
+                key = " ".join(keys[i:i + n])
+                nodes, method = self.names.get(key), "exact"
+                if nodes is None:
+                    nodes, method = self.synonyms.get(key), "synonym"
                 if nodes:
                     found = Mention(start, end, span, nodes, method)
-                    i += n
                     break
             if found:
                 out.append(found)
+                i += _word_count(words, i, found.end)
             else:
                 i += 1
         return out
@@ -206,6 +216,13 @@ class EntityIndex:
         order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
         rows = np.take_along_axis(sims, order, axis=1)
         return self.embedded_nodes[order], rows
+
+
+def _word_count(words: list[tuple[int, int]], i: int, end: int) -> int:
+    n = 1
+    while i + n < len(words) and words[i + n][1] <= end:
+        n += 1
+    return n
 
 
 def candidate_phrases(text: str, taken: list[tuple[int, int]], limit: int) -> list[tuple[int, int, str]]:
