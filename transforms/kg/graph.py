@@ -44,7 +44,7 @@ TRIPLES_HEADER = ["head", "relation", "tail"]
 MAX_HOPS_LIMIT = 100
 # frontiers with at most this many incident edges are grown in plain Python, larger ones with
 # vectorised numpy gathers (measured by bench/path_search.py --expand_threshold)
-PY_EXPAND_MAX_VOLUME = 64
+PY_EXPAND_MAX_VOLUME = 256
 _MISSING_SHOWN = 5
 
 
@@ -269,6 +269,8 @@ class GraphBuilder:
         ``kinds`` ({abbreviation: edge kind}): relation labels; without it the abbreviation is
         the label. Endpoints must be declared by a nodes table read before."""
         self.sources.append(path)
+        index, rel_index = self._index, self._rel_index
+        heads, tails, rels = self._heads, self._tails, self._rels
         for lineno, cols in _tsv_rows(path):
             if lineno == 1 and cols[:3] == HETIONET_SIF_HEADER:
                 continue
@@ -280,7 +282,15 @@ class GraphBuilder:
                 if label not in kinds:
                     raise ValueError(f"{path}:{lineno}: metaedge {label!r} is not in the metaedges table")
                 label = kinds[label]
-            self.add_edge(cols[0], label, cols[2], f"{path}:{lineno}")
+            hi, ti, ri = index.get(cols[0]), index.get(cols[2]), rel_index.get(label)
+            if hi is None or ti is None or ri is None:
+                self.add_edge(cols[0], label, cols[2], f"{path}:{lineno}")
+                continue
+            # add_edge, inlined for the common case (known endpoints and relation)
+            self.counts["input_edges"] += 1
+            heads.append(hi)
+            tails.append(ti)
+            rels.append(ri)
 
     def read_hetionet_json(self, path: str) -> None:
         """A Hetionet JSON hetnet (str path, gzip or not): ``nodes`` [{kind, identifier, name}],
@@ -310,6 +320,11 @@ class GraphBuilder:
         """A plain TSV of ``head<TAB>relation<TAB>tail`` (str path; header line optional). Node id
         = name = the text; type None."""
         self.sources.append(path)
+        # the loop of add_edge, inlined: this reader is the one used for very large edge lists
+        index, names, types, rel_index = self._index, self._names, self._types, self._rel_index
+        heads, tails, rels = self._heads, self._tails, self._rels
+        node = self._node
+        n_edges = 0
         for lineno, cols in _tsv_rows(path):
             if lineno == 1 and cols == TRIPLES_HEADER:
                 continue
@@ -319,7 +334,20 @@ class GraphBuilder:
             h, r, t = cols
             if not h or not r or not t:
                 raise ValueError(f"{path}:{lineno}: empty head, relation or tail")
-            self.add_edge(h, r, t, f"{path}:{lineno}", (h, None), (t, None))
+            n_edges += 1
+            hi = index.get(h)
+            if hi is None or names[hi] != h or types[hi] is not None:
+                hi = node(h, h, None)
+            ti = index.get(t)
+            if ti is None or names[ti] != t or types[ti] is not None:
+                ti = node(t, t, None)
+            ri = rel_index.get(r)
+            if ri is None:
+                ri = rel_index[r] = len(rel_index)
+            heads.append(hi)
+            tails.append(ti)
+            rels.append(ri)
+        self.counts["input_edges"] += n_edges
 
 
 def _as_int64(a: array) -> np.ndarray:
@@ -510,7 +538,13 @@ class KnowledgeGraph:
         b = np.maximum(h, t)
         from_a = h == a  # the KG edge points a -> b
         # choose per pair: smallest relation name, then the edge stored from the lower index
-        order = np.lexsort((~from_a, r, b, a))
+        nrel = max(len(relations), 1)
+        if n and float(n) * n * nrel * 2 < 2.0 ** 62:
+            # one int64 key (pair, relation, direction) sorts faster than a four-key lexsort
+            key = ((a * n + b) * nrel + r) * 2 + (~from_a)
+            order = np.argsort(key, kind="stable")
+        else:
+            order = np.lexsort((~from_a, r, b, a))
         a, b, r, from_a = a[order], b[order], r[order], from_a[order]
         m = len(a)
         if m:
@@ -533,7 +567,7 @@ class KnowledgeGraph:
         dst = np.concatenate([b, a])
         rr = np.concatenate([r, r])
         ff = np.concatenate([from_a, ~from_a])
-        o = np.lexsort((dst, src))
+        o = np.argsort(src * n + dst, kind="stable") if n and float(n) * n < 2.0 ** 62 else np.lexsort((dst, src))
         src, dst, rr, ff = src[o], dst[o], rr[o], ff[o]
         indptr = np.zeros(n + 1, dtype=np.int64)
         if n:
