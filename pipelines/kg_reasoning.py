@@ -30,7 +30,7 @@ from transforms.kg.transforms import KgStatsFn, ReadQAPairs, ReasonOverKg, Write
 from transforms.runtime import use_storage_emulator
 from transforms.write import WriteJsonLines
 
-OUTPUT_PARTS = ("tasks/task=kg_reasoning", "rejected", "dead_letter", "manifest.json", "stats.json")
+OUTPUT_PARTS = ("tasks/task=kg_reasoning", "rejected", "dead_letter", "manifest.json", "stats.json", "README.md")
 DEFAULT_OUTPUT = "output-kg"
 
 

@@ -51,8 +51,9 @@ def _read_table(output: str, name: str, columns, add) -> None:
             add(batch)
 
 
-def load(output: str) -> datacard.CardData:
-    """The card's data from a build output (raises ``StatsError`` when it is not one)."""
+def load(output: str):
+    """The card's data from a build output (raises ``StatsError`` when it is not one); for the
+    output of the KG reasoning job, its manifest (dict)."""
     output = output.rstrip("/")
     manifest_path = f"{output}/manifest.json"
     if not FileSystems.exists(manifest_path):
@@ -64,6 +65,8 @@ def load(output: str) -> datacard.CardData:
         raise StatsError(f"{manifest_path} is not valid JSON: {e}") from e
     if not isinstance(manifest, dict):
         raise StatsError(f"{manifest_path} is not a build manifest (a JSON object)")
+    if manifest.get("job") == "kg_reasoning":
+        return manifest
     data = datacard.CardData(manifest=manifest)
     shards = _parquet_files(f"{output}/tasks/task=*/*.parquet")
     if not shards:
@@ -100,6 +103,34 @@ def write_card(output: str, data: datacard.CardData, plots: bool = True) -> list
     return written
 
 
+def write_kg_card(output: str, manifest: dict) -> str:
+    """The data card of a KG reasoning output (``transforms/kg/card.py``), recounted from its
+    shards; prints a per-dataset table and returns the README path."""
+    from transforms.kg import card
+    output = output.rstrip("/")
+    stats, example = card.KgCardStats(), None
+    shards = _parquet_files(f"{output}/tasks/task=kg_reasoning/*.parquet")
+    if not shards:
+        raise StatsError(f"no shards under {output}/tasks/task=kg_reasoning/: nothing to describe")
+    for path in shards:
+        for batch in _batches(path, card.COLUMNS):
+            rows = batch.to_pylist()
+            card.add_rows(stats, rows)
+            if example is None and rows:
+                example = min(rows, key=lambda r: r["id"])
+    rejected = {}
+    if FileSystems.exists(f"{output}/stats.json"):
+        with FileSystems.open(f"{output}/stats.json") as f:
+            by = json.loads(f.read().decode("utf-8"))["tasks"]["kg_reasoning"].get("by_dataset", {})
+        rejected = {k.rsplit(".", 1)[0]: v for k, v in by.items() if k.endswith(".rejected")}
+    _write(f"{output}/README.md", card.render_kg_card(manifest, stats, example, rejected).encode("utf-8"))
+    for problem in card.manifest_mismatches(manifest, stats):
+        print(f"warning: {problem}", file=sys.stderr)
+    sys.stdout.write(card.render_summary(stats))
+    print(f"Data card: {output}/README.md")
+    return f"{output}/README.md"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="leadsinstruct stats",
@@ -118,9 +149,14 @@ def main(argv=None) -> int:
     use_storage_emulator()
     try:
         data = load(args.output)
+        if isinstance(data, dict):
+            write_kg_card(args.output, data)
+            data = None
     except StatsError as e:
         print(f"leadsinstruct stats: {e}", file=sys.stderr)
         return 1
+    if data is None:  # a KG reasoning output: its card was written by load_kg
+        return 0
     written = write_card(args.output, data, plots=not args.no_plots)
     for problem in datacard.manifest_mismatches(data):
         print(f"warning: {problem}", file=sys.stderr)

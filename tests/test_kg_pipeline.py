@@ -174,3 +174,17 @@ def test_llm_failure_rejects_with_reason(tmp_path):
     assert manifest["rejected_reasons"].get("llm.error") == 3
     assert manifest["total_records"] + manifest["rejected_total"] == 13
     assert manifest["total_records"] == 7
+
+
+def test_data_card(sample_job, capsys):
+    from pipelines.stats import main as stats_main
+    out, _, _ = sample_job
+    assert stats_main([str(out)]) == 0
+    card = (out / "README.md").read_text()
+    assert "10 records (task `kg_reasoning`) from 13 QA pairs" in card
+    assert "| medqa | 4 | 1 |\n| mmlu | 2 | 0 |\n| pubmedqa | 1 | 1 |" in card
+    assert "| answer | embedding | 1 |\n| answer | exact | 9 |\n| question | exact | 10 |\n| question | synonym | 3 |" in card
+    assert "| 1 | 10 |\n| 2 | 1 |" in card and "| `kg.no_path` | 1 |" in card
+    assert "data_files: tasks/task=kg_reasoning/*.parquet" in card
+    printed = capsys.readouterr().out
+    assert "total                 10" in printed and "Data card:" in printed
