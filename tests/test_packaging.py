@@ -267,8 +267,9 @@ def load_pickled_payloads(proto_paths: list[str], tops: list[str]) -> dict:
 
 
 def _graph_protos(tmp_path: Path) -> list[str]:
-    """The build graph, and the refresh graph (previous snapshot, input list, FinalizeSnapshot),
-    constructed unrun and written as pipeline protos (``to_runner_api`` pickles every fn)."""
+    """The build graph, the refresh graph (previous snapshot, input list, FinalizeSnapshot) and the
+    KG reasoning graph, constructed unrun and written as pipeline protos (``to_runner_api`` pickles
+    every fn)."""
     from pipelines.build import build
     from pipelines.options import BuildOptions
     from transforms.snapshot import FinalizeSnapshot
@@ -289,6 +290,17 @@ def _graph_protos(tmp_path: Path) -> list[str]:
         path = tmp_path / f"{label}.pb"
         path.write_bytes(p.to_runner_api().SerializeToString())
         paths.append(str(path))
+    # the second job: KG reasoning, with its model steps wired in
+    from pipelines.kg_reasoning import build as build_kg
+    from pipelines.options import KgReasoningOptions
+    options = PipelineOptions(["--qa", f"{tmp_path}/qa/*.jsonl", "--kg", f"{tmp_path}/kg/kg.csv", "--output",
+                               f"{tmp_path}/kg_out", "--snapshot_date", SNAPSHOT_DATE, "--runner", "FnApiRunner",
+                               "--llm_endpoint", "http://127.0.0.1:9/v1"])
+    p = beam.Pipeline(options=options)
+    build_kg(p, options.view_as(KgReasoningOptions))
+    path = tmp_path / "kg_reasoning.pb"
+    path.write_bytes(p.to_runner_api().SerializeToString())
+    paths.append(str(path))
     return paths
 
 
@@ -350,6 +362,8 @@ KNOWN_MODULE_STATE = {
     ("fetching/http.py", "mutated in a function", "_SECRETS"),
     # the scaled generator's world, set in the parent before forking its worker pool (not in the pipeline)
     ("synth/scale.py", "global", "_WORLD"),
+    # one request-rate limiter per model endpoint, shared by the DoFn instances of a worker process
+    ("transforms/kg/llm.py", "mutated in a function", "_LIMITERS"),
 }
 
 
