@@ -136,9 +136,9 @@ def _export(argv: list[str]) -> int:
 
 
 def _kg_reasoning(argv: list[str]) -> int:
-    from pipelines.options import BuildOptions, KgReasoningOptions
+    from pipelines.options import BuildOptions, KgReasoningOptions, ProgressOptions
     if any(a in ("-h", "--help") for a in argv):
-        return _help("kg-reasoning", KgReasoningOptions, BuildOptions)
+        return _help("kg-reasoning", KgReasoningOptions, BuildOptions, ProgressOptions)
     from pipelines.kg_reasoning import main as kg_main
     return kg_main(argv)
 

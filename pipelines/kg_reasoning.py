@@ -22,7 +22,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
-from pipelines.options import BuildOptions, KgReasoningOptions
+from pipelines.options import BuildOptions, KgReasoningOptions, ProgressOptions
+from pipelines.progress import BuildProgress, kg_progress_line
 from transforms.kg.linking import LinkSettings
 from transforms.kg.reason import TASK, ReasonSettings
 from transforms.kg.resources import KgSpec
@@ -179,15 +180,18 @@ def clear_previous_output(output: str) -> list[str]:
     return [f"{root}/{part}" for part in OUTPUT_PARTS if delete_tree(f"{root}/{part}")]
 
 
-def run(argv=None):
-    """Run the job (replacing an earlier run's output; the LLM cache is kept) → (result, manifest path)."""
+def run(argv=None, progress_stream=None):
+    """Run the job (replacing an earlier run's output; the LLM cache is kept) → (result, manifest path).
+    Progress lines go to ``progress_stream`` (default stderr) every ``--progress_interval`` s."""
     options = prepare_options(argv)
     output = options.view_as(BuildOptions).output
     clear_previous_output(output)
     p = beam.Pipeline(options=options)
     build(p, options.view_as(KgReasoningOptions))
-    result = p.run()
-    result.wait_until_finish()
+    interval = options.view_as(ProgressOptions).progress_interval
+    with BuildProgress(progress_stream, interval, line=kg_progress_line):
+        result = p.run()
+        result.wait_until_finish()
     return result, f"{output.rstrip('/')}/manifest.json"
 
 

@@ -1,4 +1,5 @@
-"""Live progress of a local build: records parsed and built per stage, elapsed time and rate.
+"""Live progress of a local build (records parsed and built per stage, elapsed time and rate) and
+of the KG reasoning job (QA pairs read and reasoned).
 
 ``BuildProgress(stream, interval)`` is a context manager around ``pipeline.run()``: every
 ``interval`` seconds it prints one line from the same-process counter tally
@@ -32,8 +33,23 @@ def progress_line(counts: dict, elapsed: float) -> str:
     return line
 
 
+def kg_progress_line(counts: dict, elapsed: float) -> str:
+    """The KG reasoning job's line: QA pairs read, records kept and rejected, and the rate."""
+    read, kept, rejected = counts.get("qa.parsed", 0), counts.get("kg_reasoning.kept", 0), counts.get(
+        "kg_reasoning.rejected", 0)
+    dead = sum(v for k, v in counts.items() if k.endswith(".dead_letter"))
+    done = kept + rejected
+    rate = f" ({done / elapsed:,.1f}/s)" if elapsed > 0 and done else ""
+    line = (f"[kg_reasoning {elapsed:6.1f}s] QA read: {read:,} | reasoned: {done:,}{rate}, kept {kept:,}, "
+            f"rejected {rejected:,}")
+    return line + (f" | dead letters: {dead:,}" if dead else "")
+
+
 class BuildProgress:
-    def __init__(self, stream: Optional[TextIO] = None, interval: float = 10.0):
+    """``line``: (counter tally, elapsed seconds) → the line to print (default: the build's)."""
+
+    def __init__(self, stream: Optional[TextIO] = None, interval: float = 10.0, line=progress_line):
+        self._line = line
         self._stream = stream if stream is not None else sys.stderr
         self._interval = interval
         self._stop = threading.Event()
@@ -53,7 +69,7 @@ class BuildProgress:
             self._emit()
 
     def _emit(self):
-        self._stream.write(progress_line(live(), time.time() - self._t0) + "\n")
+        self._stream.write(self._line(live(), time.time() - self._t0) + "\n")
         self._stream.flush()
 
     def __exit__(self, *exc):

@@ -188,3 +188,17 @@ def test_data_card(sample_job, capsys):
     assert "data_files: tasks/task=kg_reasoning/*.parquet" in card
     printed = capsys.readouterr().out
     assert "total                 10" in printed and "Data card:" in printed
+
+
+def test_run_prints_progress(tmp_path):
+    import io
+    from pipelines.kg_reasoning import run
+    from pipelines.progress import kg_progress_line
+    stream = io.StringIO()
+    _, manifest_path = run(["--output", str(tmp_path / "out"), "--progress_interval", "0.5",
+                            "--kg_cache_dir", str(tmp_path / "cache")], progress_stream=stream)
+    last = stream.getvalue().splitlines()[-1]
+    assert re.fullmatch(r"\[kg_reasoning +[\d.]+s\] QA read: 13 \| reasoned: 13 \([\d.]+/s\), kept 10, "
+                        r"rejected 3 \| dead letters: 4", last), last
+    assert json.load(open(manifest_path))["total_records"] == 10
+    assert kg_progress_line({}, 0.0) == "[kg_reasoning    0.0s] QA read: 0 | reasoned: 0, kept 0, rejected 0"
