@@ -226,14 +226,15 @@ def _word_count(words: list[tuple[int, int]], i: int, end: int) -> int:
 
 
 def candidate_phrases(text: str, taken: list[tuple[int, int]], limit: int) -> list[tuple[int, int, str]]:
-    """Unmatched content phrases of ``text`` (runs of up to four non-stopwords outside ``taken``
-    spans), longest first then left to right, at most ``limit``."""
+    """Unmatched content phrases of ``text`` (runs of up to four words outside ``taken`` spans that
+    are neither stop words nor hold a digit, such as "55-year-old" or "120/80"), longest first
+    then left to right, at most ``limit``."""
     if limit <= 0:
         return []
     runs, current = [], []
     for m in _WORD_RE.finditer(text):
         inside = any(s <= m.start() < e for s, e in taken)
-        if inside or normalize(m.group()) in STOPWORDS or m.group().isdigit():
+        if inside or normalize(m.group()) in STOPWORDS or any(c.isdigit() for c in m.group()):
             if current:
                 runs.append(current)
             current = []

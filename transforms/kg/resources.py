@@ -41,6 +41,27 @@ def _embedding_cache_path(spec: KgSpec, fingerprint: str, model: str) -> Optiona
     return os.path.join(spec.cache_dir, f"node-embeddings-{key}.npy")
 
 
+class CachedEncoder:
+    """``encode`` with a bounded per-process memory of texts already encoded (question phrases
+    such as "physical examination" recur across thousands of questions)."""
+
+    def __init__(self, encode, max_entries: int = 50_000):
+        self._encode, self._max = encode, max_entries
+        self._cache: dict[str, np.ndarray] = {}
+        self.hits = self.misses = 0
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        self.hits += len(texts) - len(todo)
+        self.misses += len(todo)
+        if todo:
+            if len(self._cache) + len(todo) > self._max:
+                self._cache.clear()
+            for t, v in zip(todo, self._encode(todo)):
+                self._cache[t] = v
+        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 0), np.float32)
+
+
 def load_resources(spec: KgSpec) -> KgResources:
     """Graph + entity index (+ node embeddings and an encoder when ``spec.embedding``)."""
     graph = kg_graph.load_graph(list(spec.kg_paths), fmt=spec.kg_format)
@@ -70,5 +91,5 @@ def load_resources(spec: KgSpec) -> KgResources:
         if len(matrix) != len(nodes):
             raise ValueError(f"node embedding cache {cache} holds {len(matrix)} rows for {len(nodes)} nodes")
         index.embeddings, index.embedded_nodes = matrix, nodes
-        encode = encoder.encode
+        encode = CachedEncoder(encoder.encode)
     return KgResources(graph=graph, index=index, encode=encode)
