@@ -142,7 +142,7 @@ def build(p: beam.Pipeline, options: BuildOptions) -> dict:
             "review_bundles": review_bundles, "study_bundles": studies["bundles"], "manifest": manifest}
 
 
-def prepare_options(argv=None) -> PipelineOptions:
+def local_runner_options(argv=None) -> PipelineOptions:
     """Parse options; choose the local FnApiRunner unless a runner is named; refuse multi_threading."""
     use_storage_emulator()
     options = PipelineOptions(argv)
@@ -151,6 +151,12 @@ def prepare_options(argv=None) -> PipelineOptions:
         std.runner = "FnApiRunner"
     if options.view_as(DirectOptions).direct_running_mode == "multi_threading":
         raise SystemExit(MULTI_THREADING_REFUSAL)
+    return options
+
+
+def prepare_options(argv=None) -> PipelineOptions:
+    """``local_runner_options``, and the embedded sample corpus when no ``--input_root`` is given."""
+    options = local_runner_options(argv)
     build_opts = options.view_as(BuildOptions)
     if build_opts.input_root is None:
         if "://" in build_opts.output:

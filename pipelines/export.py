@@ -55,6 +55,7 @@ from typing import Iterable, Iterator, Optional
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from pipelines.options import csv_list
 from transforms.tasks.common import SPLITS as _SPLIT_BOUNDS
 from transforms.tasks.common import TASKS
 
@@ -285,10 +286,6 @@ def print_export_summary(summary: dict, stream=None) -> None:
       f"{summary['to']}/ ({summary['to']}/export.json)\n")
 
 
-def _csv(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="leadsinstruct export",
                                      description="Export task records as JSON Lines for fine-tuning.")
@@ -299,8 +296,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                              "[{from,value}]}; alpaca: {system,instruction,input,output}")
     parser.add_argument("--metadata", action="store_true",
                         help="add a metadata object (id, task, split, review/study/trial ids, evidence, grounding)")
-    parser.add_argument("--tasks", type=_csv, default=None, help="comma-separated tasks (default: all)")
-    parser.add_argument("--splits", type=_csv, default=list(SPLITS), help="comma-separated splits (default: all)")
+    parser.add_argument("--tasks", type=csv_list, default=None, help="comma-separated tasks (default: all)")
+    parser.add_argument("--splits", type=csv_list, default=list(SPLITS), help="comma-separated splits (default: all)")
     parser.add_argument("--min_grounding", type=float, default=None,
                         help="drop records whose grounding is below this (records without one are kept)")
     parser.add_argument("--per_task", action="store_true", help="write TO/<task>/<split>.jsonl")

@@ -19,7 +19,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from fetching.progress import default_stream
 from fetching.run import FetchConfig, Fetcher
-from pipelines.options import FetchOptions, ProgressOptions, _csv
+from pipelines.options import FetchOptions, ProgressOptions, csv_list
 from transforms.runtime import use_storage_emulator
 
 SECRET_FLAG = "--ncbi_api_key"
@@ -47,7 +47,7 @@ def _bulk_list(value: str) -> list[str]:
     if value.startswith("@"):
         with open(value[1:], encoding="utf-8") as f:
             return [ln.strip() for ln in f if ln.strip() and not ln.startswith("#")]
-    return _csv(value)
+    return csv_list(value)
 
 
 def fetch_config(opts: FetchOptions, api_key: str | None, raw_root: str | None = None, **overrides) -> FetchConfig:
@@ -62,9 +62,9 @@ def fetch_config(opts: FetchOptions, api_key: str | None, raw_root: str | None =
         rate_limit_dir=opts.rate_limit_dir, workers=opts.fetch_workers,
         pubmed_query=opts.pubmed_query, datetype=opts.datetype, mindate=opts.mindate, maxdate=opts.maxdate,
         max_records=opts.max_records, efetch_batch=opts.efetch_batch,
-        pmids=_csv(opts.pmids), nct_ids=_csv(opts.nct_ids), from_unresolved=opts.from_unresolved,
+        pmids=csv_list(opts.pmids), nct_ids=csv_list(opts.nct_ids), from_unresolved=opts.from_unresolved,
         ctgov_query=opts.ctgov_query, ctgov_page_size=opts.ctgov_page_size,
-        bulk_urls=_bulk_list(opts.bulk_urls or ""), follow=tuple(_csv(opts.follow)),
+        bulk_urls=_bulk_list(opts.bulk_urls or ""), follow=tuple(csv_list(opts.follow)),
         max_attempts=opts.max_attempts, timeout=opts.request_timeout, backoff_base=opts.backoff_base,
         progress_interval=opts.view_as(ProgressOptions).progress_interval)
     for k, v in overrides.items():

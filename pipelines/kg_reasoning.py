@@ -20,9 +20,9 @@ import sys
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.options import BuildOptions, KgReasoningOptions, ProgressOptions
+from pipelines.options import BuildOptions, KgReasoningOptions, ProgressOptions, csv_list
 from pipelines.progress import BuildProgress, kg_progress_line
 from transforms.kg.linking import LinkSettings
 from transforms.kg.reason import TASK, ReasonSettings
@@ -35,13 +35,9 @@ OUTPUT_PARTS = ("tasks/task=kg_reasoning", "rejected", "dead_letter", "manifest.
 DEFAULT_OUTPUT = "output-kg"
 
 
-def _csv(value) -> list[str]:
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
-
-
 def kg_spec(options: KgReasoningOptions) -> KgSpec:
-    return KgSpec(kg_paths=tuple(_csv(options.kg)), kg_format=options.kg_format, synonyms_path=options.synonyms,
-                  embedding=options.embedding, embedding_node_types=tuple(_csv(options.embedding_node_types)),
+    return KgSpec(kg_paths=tuple(csv_list(options.kg)), kg_format=options.kg_format, synonyms_path=options.synonyms,
+                  embedding=options.embedding, embedding_node_types=tuple(csv_list(options.embedding_node_types)),
                   embedding_model=options.embedding_model, cache_dir=options.kg_cache_dir)
 
 
@@ -99,7 +95,7 @@ def build(p: beam.Pipeline, options: KgReasoningOptions) -> dict:
     build_opts = options.view_as(BuildOptions)
     out = build_opts.output.rstrip("/")
     spec, settings = kg_spec(options), reason_settings(options)
-    qa_patterns = _csv(options.qa)
+    qa_patterns = csv_list(options.qa)
     read = p | "ReadQAPairs" >> ReadQAPairs(qa_patterns)
     reasoned = read["qa"] | "ReasonOverKg" >> ReasonOverKg(spec, settings, llm_settings(options))
     records, rejected = reasoned["records"], reasoned["rejected"]
@@ -135,14 +131,8 @@ def build(p: beam.Pipeline, options: KgReasoningOptions) -> dict:
 def prepare_options(argv=None) -> PipelineOptions:
     """Parse options; the local FnApiRunner unless a runner is named; the embedded sample QA files
     and graph when ``--qa``/``--kg`` are not given."""
-    use_storage_emulator()
-    options = PipelineOptions(argv)
-    std = options.view_as(StandardOptions)
-    if std.runner is None:
-        std.runner = "FnApiRunner"
-    if options.view_as(DirectOptions).direct_running_mode == "multi_threading":
-        from pipelines.build import MULTI_THREADING_REFUSAL
-        raise SystemExit(MULTI_THREADING_REFUSAL)
+    from pipelines.build import local_runner_options
+    options = local_runner_options(argv)
     kg_opts = options.view_as(KgReasoningOptions)
     build_opts = options.view_as(BuildOptions)
     argv = list(argv or [])

@@ -52,8 +52,15 @@ class BuildOptions(PipelineOptions):
                                  "are candidate studies (comma-separated).")
 
 
-def _csv(value: str) -> list[str]:
+def csv_list(value) -> list[str]:
+    """``"a, b,,c"`` → ``["a", "b", "c"]`` (None → [])."""
     return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+
+def flag(value) -> bool:
+    """An option's boolean: false for 0/false/no (any case), true otherwise."""
+    return str(value).lower() not in ("0", "false", "no")
 
 
 class FetchOptions(PipelineOptions):
@@ -125,7 +132,7 @@ class RefreshOptions(PipelineOptions):
         g.add_argument("--medline_updates_url", default=None,
                        help="Index page of MEDLINE daily update files; every listed file not yet in the "
                             "raw zone is downloaded (they carry revisions and <DeleteCitation>).")
-        g.add_argument("--track_trials", default=True, type=lambda v: str(v).lower() not in ("0", "false", "no"),
+        g.add_argument("--track_trials", default=True, type=flag,
                        help="Ask CT.gov for updates of every trial already in the raw zone (default true).")
 
 
@@ -157,7 +164,7 @@ class KgReasoningOptions(PipelineOptions):
                        help="Minimum cosine similarity of an embedding entity match.")
         g.add_argument("--max_question_spans", type=int, default=6,
                        help="Unmatched question phrases linked by embedding (0 = none).")
-        g.add_argument("--embedding", default=True, type=lambda v: str(v).lower() not in ("0", "false", "no"),
+        g.add_argument("--embedding", default=True, type=flag,
                        help="Link by embedding similarity after exact and synonym matching (default true).")
         g.add_argument("--embedding_node_types", default="",
                        help="Only nodes of these types (comma-separated) are embedding candidates "

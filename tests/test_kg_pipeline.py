@@ -9,7 +9,6 @@ import re
 
 import pyarrow.parquet as pq
 import pytest
-from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 
 from pipelines.kg_reasoning import build, prepare_options
@@ -69,6 +68,7 @@ def test_sample_counts(sample_job):
     assert manifest["total_records"] + manifest["rejected_total"] + manifest["dead_letters_total"] == 17
     assert c["qa.files"] == 4 and c["qa.parsed"] == 13 and c["qa.parse.dead_letter"] == 4
     assert c["kg_reasoning.kept"] == 10 and c["kg_reasoning.rejected"] == 3
+    assert c["kg.loaded"] == 1  # one process: the graph is loaded once, not per bundle or element
     assert (c["link.exact"], c["link.synonym"], c["link.embedding"]) == (22, 4, 1)
 
 
@@ -114,7 +114,7 @@ def responder(wrong_for: str):
     """A deterministic model: prunes to the first path, writes a chain that supports the reference
     answer (or option A when the question contains ``wrong_for``), answers from the chain."""
     def respond(request):
-        system, user = request["messages"][0]["content"], request["messages"][-1]["content"]
+        user = request["messages"][-1]["content"]
         if request.get("response_format"):
             return json.dumps({"paths": [{"index": 1, "reason": "most direct"}]})
         if "Reference answer:" in user:

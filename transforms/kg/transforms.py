@@ -5,15 +5,16 @@
 - ``ReasonOverKg(spec, settings, llm_settings)``: QAPair → {"records": KgReasoningRecord,
   "rejected": RejectedReasoning, "dead_letters": DeadLetter}. The graph, its entity index and the
   node embeddings are loaded once per worker process and shared by every DoFn instance there
-  (``apache_beam.utils.shared``). Counters ``kg_reasoning.kept``, ``kg_reasoning.rejected``,
-  ``kg_reasoning.dead_letter``, ``link.<method>``, ``paths.found``, ``llm.requests``,
-  ``llm.cache_hits``.
+  (``apache_beam.utils.shared``; counter ``kg.loaded``). Counters ``kg_reasoning.kept``,
+  ``kg_reasoning.rejected``, ``kg_reasoning.dead_letter``, ``link.<method>``, ``paths.found``,
+  ``llm.requests``, ``llm.cache_hits``, ``llm.retries``, ``llm.errors``.
 - ``WriteKgReasoning(output, num_shards)``: KgReasoningRecord →
   ``<output>/tasks/task=kg_reasoning/part-*.parquet``.
-- ``KgStatsFn``: KgReasoningRecord → the figures of ``stats.json``.
+- ``KgStatsFn``: ("kept" | "rejected", KgReasoningRecord) → the figures of ``stats.json``.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import tempfile
@@ -113,10 +114,10 @@ class _ReasonFn(beam.DoFn):
         def load():
             folder = spec.cache_dir or os.path.join(tempfile.gettempdir(), "leadsinstruct-kg")
             os.makedirs(folder, exist_ok=True)
-            local = KgSpec(**{**spec.__dict__, "kg_paths": localize(spec.kg_paths, folder),
-                              "synonyms_path": (localize([spec.synonyms_path], folder)[0]
-                                                if spec.synonyms_path else None),
-                              "cache_dir": folder})
+            local = dataclasses.replace(
+                spec, kg_paths=localize(spec.kg_paths, folder), cache_dir=folder,
+                synonyms_path=localize([spec.synonyms_path], folder)[0] if spec.synonyms_path else None)
+            inc("kg.loaded")  # once per worker process, whatever the number of DoFn instances
             return _Holder(load_resources(local))
 
         key = "|".join([*spec.kg_paths, spec.kg_format, spec.synonyms_path or "", str(spec.embedding),
