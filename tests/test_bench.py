@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -60,3 +61,20 @@ def test_process_tree_memory_is_measured(tmp_path):
     assert stat["returncode"] == 0
     # parent (150 MB) and child (120 MB) alive together: the tree peak counts both, the largest one
     assert stat["peak_tree_rss_mb"] >= 270 and 150 <= stat["peak_process_rss_mb"] < 270
+
+
+def test_path_search_benchmark_runs_and_agrees_with_networkx(tmp_path):
+    """bench/path_search.py at a small size: the JSON holds what it printed, and our paths equal
+    networkx's on every sampled pair of the real Hetionet sample."""
+    from tests.test_kg_real import MEDREASON
+    if not MEDREASON.is_dir():
+        pytest.skip("../shared/corpus/medreason is not present")
+    out = tmp_path / "ps.json"
+    subprocess.run([sys.executable, str(BENCH / "path_search.py"), "--pairs", "40", "--synthetic_nodes", "1500",
+                    "--synthetic_edges", "12000", "--rounds", "0", "--json", str(out), "--work_dir", str(tmp_path)],
+                   check=True, capture_output=True, cwd=BENCH.parent)
+    result = json.loads(out.read_text())
+    assert result["hetionet_load"]["nodes"] == 47031 and result["hetionet_load"]["edges"] == 99523
+    assert result["hetionet_search"]["pairs"] == result["hetionet_networkx"]["pairs"] == 40
+    assert result["hetionet_networkx"]["mismatches"] == 0
+    assert result["synthetic_input"]["nodes"] == 1500 and result["synthetic_search"]["pairs"] == 40
