@@ -49,11 +49,23 @@ def reason_settings(options: KgReasoningOptions) -> ReasonSettings:
         link=LinkSettings(threshold=options.link_threshold, max_question_spans=options.max_question_spans))
 
 
+def public_url(url):
+    """``url`` without user info and query (where credentials hide), for the manifest."""
+    if not url:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.hostname + (f":{parts.port}" if parts.port else "") if parts.hostname
+                       else parts.netloc, parts.path, "", ""))
+
+
 def llm_settings(options: KgReasoningOptions):
     if not options.llm_endpoint:
         return None
     from transforms.kg.llm import LlmSettings
     cache, output = options.llm_cache, options.view_as(BuildOptions).output
+    if cache is not None and "://" in cache:
+        raise SystemExit(f"--llm_cache {cache}: the response cache is a local folder (each worker keeps its own)")
     if cache is None and "://" not in output:
         cache = os.path.join(output, "_llm_cache")
     return LlmSettings(endpoint=options.llm_endpoint, model=options.llm_model, api_key_env=options.llm_api_key_env,
@@ -120,7 +132,7 @@ def build(p: beam.Pipeline, options: KgReasoningOptions) -> dict:
             "max_paths_per_pair": settings.max_paths_per_pair, "keep_paths": settings.keep_paths,
             "link_threshold": settings.link.threshold, "max_question_spans": settings.link.max_question_spans,
             "embedding": spec.embedding, "embedding_node_types": list(spec.embedding_node_types),
-            "llm_endpoint": options.llm_endpoint, "llm_model": options.llm_model if options.llm_endpoint else None}
+            "llm_endpoint": public_url(options.llm_endpoint), "llm_model": options.llm_model if options.llm_endpoint else None}
     inputs = {"qa": qa_patterns, "kg": list(spec.kg_paths), "synonyms": spec.synonyms_path}
     manifest = (p | "Once" >> beam.Create([None])
                 | "WriteManifest" >> beam.ParDo(_WriteManifestFn(out, inputs, opts), beam.pvalue.AsList(counts),

@@ -116,8 +116,9 @@ def write_kg_card(output: str, manifest: dict) -> str:
         for batch in _batches(path, card.COLUMNS):
             rows = batch.to_pylist()
             card.add_rows(stats, rows)
-            if example is None and rows:
-                example = min(rows, key=lambda r: r["id"])
+            if rows:  # the record with the smallest id, whatever the sharding
+                first = min(rows, key=lambda r: r["id"])
+                example = first if example is None or first["id"] < example["id"] else example
     rejected = {}
     if FileSystems.exists(f"{output}/stats.json"):
         with FileSystems.open(f"{output}/stats.json") as f:
@@ -155,7 +156,7 @@ def main(argv=None) -> int:
     except StatsError as e:
         print(f"leadsinstruct stats: {e}", file=sys.stderr)
         return 1
-    if data is None:  # a KG reasoning output: its card was written by load_kg
+    if data is None:  # a KG reasoning output: write_kg_card wrote its card above
         return 0
     written = write_card(args.output, data, plots=not args.no_plots)
     for problem in datacard.manifest_mismatches(data):

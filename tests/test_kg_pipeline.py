@@ -19,9 +19,11 @@ from tests.openai_server import OpenAIServer
 from tests.test_build_pipeline import counters
 
 KEPT = ["medmcqa:c0a1e8b2-0001-4c1e-9a11-000000000001", "medmcqa:c0a1e8b2-0002-4c1e-9a11-000000000002",
-        "medmcqa:c0a1e8b2-0003-4c1e-9a11-000000000003", "medqa:0", "medqa:1", "medqa:2", "medqa:3",
-        "mmlu:clinical_sample_test:0", "mmlu:clinical_sample_test:1", "pubmedqa:90000001"]
-REJECTED = {"medqa:4": ["kg.no_path"], "medmcqa:c0a1e8b2-0004-4c1e-9a11-000000000004": ["qa.no_answer_entity"],
+        "medmcqa:c0a1e8b2-0003-4c1e-9a11-000000000003", "medqa:medqa_sample:0", "medqa:medqa_sample:1",
+        "medqa:medqa_sample:2", "medqa:medqa_sample:3", "mmlu:clinical_sample_test:0", "mmlu:clinical_sample_test:1",
+        "pubmedqa:90000001"]
+REJECTED = {"medqa:medqa_sample:4": ["kg.no_path"],
+            "medmcqa:c0a1e8b2-0004-4c1e-9a11-000000000004": ["qa.no_answer_entity"],
             "pubmedqa:90000002": ["qa.no_question_entity", "qa.no_answer_entity"]}
 DEAD = [("clinical_sample_test.csv", 2, "WrongColumnCount"), ("medmcqa_sample.jsonl", 4, "AnswerNotInOptions"),
         ("medqa_sample.jsonl", 5, "InvalidJSON"), ("medqa_sample.jsonl", 6, "AnswerNotInOptions")]
@@ -76,7 +78,7 @@ def test_sample_records(sample_job):
     out, _, _ = sample_job
     records = read_records(out)
     assert sorted(records) == KEPT
-    r = records["medqa:3"]
+    r = records["medqa:medqa_sample:3"]
     assert [(e.role, e.node_id, e.method) for e in r.entities] == [
         ("question", "HPO:12378", "exact"), ("answer", "MONDO:1016", "embedding")]
     assert [[(s.head_name, s.relation, s.tail_name) for s in p.steps] for p in r.paths] == [
@@ -144,7 +146,7 @@ def test_llm_chains_validation_and_cache(tmp_path, monkeypatch):
                                                 "qa.no_answer_entity": 2, "qa.no_question_entity": 1}
         records = read_records(tmp_path / "run1")
         assert sorted(records) == [k for k in KEPT if k != "mmlu:clinical_sample_test:1"]
-        r = records["medqa:1"]
+        r = records["medqa:medqa_sample:1"]
         assert (r.reasoning_method, r.validation, r.llm_answer, r.llm_match) == ("llm", "paths+llm", "B", True)
         assert len(r.paths) == 1 and r.paths[0].rank == 1
         assert r.reasoning.startswith("Finding reasoning paths:") and "supports option B" in r.reasoning

@@ -114,7 +114,7 @@ def test_real_medqa_eval_matches_aistairc(medreason):
     four, _ = parse_real(medreason, "medqa_usmle/medqa_en_4op.jsonl")
     five, _ = parse_real(medreason, "medreason_eval_data/medqa_test.jsonl")
     first = five[0]
-    assert first.id == "medqa:0"
+    assert first.id == "medqa:medqa_test:0"  # no id field: the file stem and the line
     assert first.options == opts("Disclose the error to the patient but leave it out of the operative report",
                                  "Disclose the error to the patient and put it in the operative report",
                                  "Tell the attending that he cannot fail to disclose this mistake",
@@ -123,8 +123,8 @@ def test_real_medqa_eval_matches_aistairc(medreason):
     assert (first.answer_idx, first.answer, first.subject) == (
         "C", "Tell the attending that he cannot fail to disclose this mistake", "step1")
     assert Counter(p.subject for p in five) == {"step1": 679, "step2&3": 594}
-    # the same 1,273 questions under the same ids, with the same correct answer text
-    assert [p.id for p in four] == [p.id for p in five]
+    # the same 1,273 questions in the same order (problem_id = line), with the same correct answer text
+    assert [p.source_id for p in four] == [p.source_id.split(":")[1] for p in five]
     assert sum(a.question == b.question for a, b in zip(four, five)) == 1273
     assert sum(a.answer == b.answer for a, b in zip(four, five)) == 1273
 
@@ -300,8 +300,8 @@ def test_medqa_malformed_lines():
         (1, "AnswerMismatch"), (2, "AnswerNotInOptions"), (3, "InvalidField"), (5, "MissingField"),
         (6, "EmptyQuestion"), (7, "AnswerMismatch")]
     assert [(p.id, p.source_index, p.answer_idx, p.answer, p.subject) for p in pairs] == [
-        ("medqa:0", 0, "B", "Aspirin", "step1"),
-        ("medqa:4", 4, "B", "Aspirin", None),
+        ("medqa:us_qbank_test:0", 0, "B", "Aspirin", "step1"),
+        ("medqa:us_qbank_test:4", 4, "B", "Aspirin", None),
         ("medqa:q8", 8, "B", "Aspirin", None)]
     assert pairs[0].options == opts("Heparin", "Aspirin", "Warfarin", "Insulin")
 
@@ -491,7 +491,7 @@ def test_detection_skips_a_bad_first_line_and_a_bom():
     data = b"\xef\xbb\xbf" + jsonl("{not json", medqa())
     assert detect_format("x.jsonl", data) == "medqa_jsonl"
     pairs, dead = parse("x.jsonl", data)
-    assert [p.id for p in pairs] == ["medqa:1"] and dead_summary(dead) == [(0, "InvalidJSON")]
+    assert [p.id for p in pairs] == ["medqa:x:1"] and dead_summary(dead) == [(0, "InvalidJSON")]
 
 
 def test_formats_constant():

@@ -78,16 +78,19 @@ def test_sample_graph(res_exact):
 
 
 @pytest.mark.parametrize("qa_id, expected_links, expected_paths", [
-    ("medqa:0", [("question", "type 2 diabetes mellitus", "MONDO:5148", "exact"),
+    ("medqa:medqa_sample:0", [
+        ("question", "type 2 diabetes mellitus", "MONDO:5148", "exact"),
                  ("answer", "Metformin", "DrugBank:DB00331", "exact")],
      [[("MONDO:5148", "indication", "DrugBank:DB00331", True)]]),
-    ("medqa:1", [("question", "high blood pressure", "MONDO:5044", "synonym"),
+    ("medqa:medqa_sample:1", [
+        ("question", "high blood pressure", "MONDO:5044", "synonym"),
                  ("question", "dry cough", "HPO:12735", "synonym"),
                  ("answer", "Lisinopril", "DrugBank:DB00722", "exact")],
      [[("HPO:12735", "side effect", "DrugBank:DB00722", True)],
       [("MONDO:5044", "indication", "DrugBank:DB00722", True)]]),
     # the 3-hop path from tuberculosis runs through isoniazid, itself a question entity: dropped
-    ("medqa:2", [("question", "isoniazid", "DrugBank:DB00951", "exact"),
+    ("medqa:medqa_sample:2", [
+        ("question", "isoniazid", "DrugBank:DB00951", "exact"),
                  ("question", "tuberculosis", "MONDO:18076", "exact"),
                  ("answer", "Pyridoxine", "DrugBank:DB00165", "exact")],
      [[("DrugBank:DB00951", "side effect", "HPO:9830", False),
@@ -113,12 +116,13 @@ def test_named_questions(qa, res_exact, qa_id, expected_links, expected_paths):
 
 def test_rejections(qa, res_exact):
     results = {i: reason_over_kg(qa[i], res_exact, SETTINGS) for i in
-               ("medqa:4", "medmcqa:c0a1e8b2-0004-4c1e-9a11-000000000004", "pubmedqa:90000002")}
+               ("medqa:medqa_sample:4", "medmcqa:c0a1e8b2-0004-4c1e-9a11-000000000004",
+                "pubmedqa:90000002")}
     assert {i: r[1] for i, r in results.items()} == {
-        "medqa:4": ["kg.no_path"],  # vitamin K (phytonadione) is not connected to warfarin here
+        "medqa:medqa_sample:4": ["kg.no_path"],  # vitamin K (phytonadione) is not linked to warfarin here
         "medmcqa:c0a1e8b2-0004-4c1e-9a11-000000000004": ["qa.no_answer_entity"],
         "pubmedqa:90000002": ["qa.no_question_entity", "qa.no_answer_entity"]}
-    no_path = results["medqa:4"][0]
+    no_path = results["medqa:medqa_sample:4"][0]
     assert links(no_path) == [("question", "warfarin", "DrugBank:DB00682", "exact"),
                               ("question", "pulmonary embolism", "MONDO:5279", "exact"),
                               ("answer", "Vitamin K", "DrugBank:DB01022", "synonym")]
@@ -126,7 +130,7 @@ def test_rejections(qa, res_exact):
 
 
 def test_embedding_links_the_whole_answer(qa, res_exact, res_embed):
-    q = qa["medqa:3"]  # "Deficiency of vitamin B12"
+    q = qa["medqa:medqa_sample:3"]  # "Deficiency of vitamin B12"
     exact_only, _ = reason_over_kg(q, res_exact, SETTINGS)
     # without embeddings the contained synonym "vitamin B12" names the drug
     assert links(exact_only)[-1] == ("answer", "vitamin B12", "DrugBank:DB00115", "synonym")
@@ -147,7 +151,7 @@ def test_embedding_threshold(res_embed):
 
 
 def test_template_chain_and_record(qa, res_exact):
-    record, _ = reason_over_kg(qa["medqa:2"], res_exact, SETTINGS)
+    record, _ = reason_over_kg(qa["medqa:medqa_sample:2"], res_exact, SETTINGS)
     assert record.reasoning == (
         "Finding reasoning paths:\n"
         "1. Isoniazid -> peripheral neuropathy -> Pyridoxine\n\n"
@@ -162,11 +166,12 @@ def test_template_chain_and_record(qa, res_exact):
     assert record.input.endswith("Answer Choices:\nA. Cyanocobalamin\nB. Pyridoxine\nC. Warfarin\nD. Methimazole")
     assert [m.role for m in record.messages] == ["system", "user", "assistant"]
     assert record.messages[2].content == record.output
-    assert (record.task, record.dataset, record.qa_id, record.answer_idx) == ("kg_reasoning", "medqa", "medqa:2", "B")
-    assert record.sources == ["medqa:2", "kg:kg.csv"]
+    assert (record.task, record.dataset, record.qa_id, record.answer_idx) == (
+        "kg_reasoning", "medqa", "medqa:medqa_sample:2", "B")
+    assert record.sources == ["medqa:medqa_sample:2", "kg:kg.csv"]
     assert record.source_versions[0].endswith("medqa_sample.jsonl#2")
     assert record.id.startswith("kg_reasoning:") and len(record.id) == len("kg_reasoning:") + 24
-    again, _ = reason_over_kg(qa["medqa:2"], res_exact, SETTINGS)
+    again, _ = reason_over_kg(qa["medqa:medqa_sample:2"], res_exact, SETTINGS)
     assert again == record  # deterministic
 
 
@@ -181,3 +186,74 @@ def test_keep_paths_and_hops_bounds(res_exact):
     assert reason_over_kg(q2, res_exact, short)[1] == ["kg.no_path"]
     record3, reasons3 = reason_over_kg(q2, res_exact, SETTINGS)
     assert reasons3 == [] and [len(p.steps) for p in record3.paths] == [3]
+
+
+def test_paths_through_a_wrong_option_rank_last():
+    from transforms.kg.graph import build_graph
+    from transforms.kg.reason import KgResources
+    g = build_graph([("fever", "treats", "aspirin"), ("aspirin", "resembles", "ibuprofen"),
+                     ("fever", "presents", "inflammation"), ("ibuprofen", "treats", "inflammation")])
+    res = KgResources(g, EntityIndex.build(g.node_ids, g.node_names, g.node_types))
+    q = QAPair("medqa:z", "medqa", "z", "A child has fever. Which drug?", [QAOption("A", "aspirin"),
+               QAOption("B", "ibuprofen")], "B", "ibuprofen", None, None, None, "f", 0)
+    record, reasons = reason_over_kg(q, res, SETTINGS)
+    assert reasons == []
+    # the path through aspirin (a wrong option) would argue for aspirin: it comes second
+    assert [[s.tail for s in p.steps] for p in record.paths] == [["inflammation", "ibuprofen"],
+                                                                 ["aspirin", "ibuprofen"]]
+    assert [p.score for p in record.paths] == [-0.6099, -1.6099]  # -0.5 hop - 0.1 log(1 + degree 2) (- 1)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Finding reasoning paths:\n1. a -> b\n\nReasoning Process:\nx\n\nConclusion:\nThe answer is B.",
+     "Finding reasoning paths:\n1. a -> b\n\nReasoning Process:\nx"),
+    ("Reasoning:\nstep\n**Conclusion:** B. Ibuprofen", "Reasoning:\nstep"),
+    ("Reasoning\n### Conclusion\nB", "Reasoning"),
+    ("Reasoning: the conclusion follows.\nCONCLUSIONS - B", "Reasoning: the conclusion follows."),
+    ("No layout at all. Answer: B", None),
+])
+def test_before_conclusion(text, expected):
+    from transforms.kg.reason import before_conclusion
+    assert before_conclusion(text) == expected
+
+
+def test_settings_bounds():
+    with pytest.raises(ValueError, match="keep_paths must be at least 1"):
+        ReasonSettings(created_at="2026-11-26", keep_paths=0)
+
+
+class ScriptedModel:
+    """Stands in for ``llm.LlmClient``: replies in turn, recording the prompts."""
+
+    def __init__(self, *replies):
+        self.replies, self.prompts = list(replies), []
+
+    def chat(self, messages, response_format_json=False):
+        self.prompts.append(messages[-1]["content"])
+        return self.replies.pop(0)
+
+
+def test_model_chain_validation(qa, res_exact):
+    q = qa["medqa:medqa_sample:2"]  # answer B. Pyridoxine
+    model = ScriptedModel("Reasoning Process:\nIsoniazid depletes vitamin B6.\n**Conclusion:** B. Pyridoxine",
+                          "It supports pyridoxine.\nAnswer: B")
+    record, reasons = reason_over_kg(q, res_exact, SETTINGS, llm=model)
+    assert reasons == [] and (record.reasoning_method, record.validation) == ("llm", "paths+llm")
+    assert (record.llm_answer, record.llm_match) == ("B", True)
+    # validation saw the reasoning without its conclusion
+    assert "Isoniazid depletes vitamin B6." in model.prompts[1] and "Pyridoxine" not in model.prompts[1].split(
+        "Reasoning:", 1)[1]
+
+    no_conclusion = ScriptedModel("Isoniazid depletes vitamin B6, so the answer is B. Pyridoxine")
+    record, reasons = reason_over_kg(q, res_exact, SETTINGS, llm=no_conclusion)
+    assert reasons == ["llm.no_conclusion"] and len(no_conclusion.prompts) == 1
+    assert (record.validation, record.llm_answer, record.llm_match) == ("paths+llm", None, None)
+
+    wrong = ScriptedModel("Reasoning Process:\nx\nConclusion: A", "Answer: A")
+    assert reason_over_kg(q, res_exact, SETTINGS, llm=wrong)[1] == ["llm.answer_mismatch"]
+
+
+def test_pubmedqa_context_reaches_the_model(qa, res_exact):
+    model = ScriptedModel("Reasoning Process:\nx\nConclusion: A", "Answer: A")
+    reason_over_kg(qa["pubmedqa:90000001"], res_exact, SETTINGS, llm=model)
+    assert "Recurrent events were fewer in the treated group." in model.prompts[0]

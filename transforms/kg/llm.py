@@ -20,7 +20,8 @@ Endpoint rule: ``LlmSettings.endpoint`` is the API base URL, the one OpenAI's ow
 - Retries: connection errors, time-outs, truncated bodies, 408, 429, 5xx and 2xx bodies that are
   not JSON or lack a string ``choices[0].message.content`` are retried with exponential backoff and
   jitter (``backoff_s * 2**n``, capped at ``backoff_max_s``, drawn in [cap/2, cap]); a 429 with
-  ``Retry-After`` waits exactly that long instead. Any other 4xx raises ``LlmError`` at once with
+  ``Retry-After`` waits that long instead (at most ``MAX_RETRY_AFTER_S``, so one reply cannot stall
+  a worker for hours). Any other 4xx raises ``LlmError`` at once with
   the status and the server's message. After ``max_retries`` retries (``max_retries + 1``
   requests) ``LlmError`` is raised.
 - Cache: with ``cache_dir`` set, a reply is stored under ``<cache_dir>/<key[:2]>/<key>.json``, where
@@ -55,6 +56,8 @@ from urllib.parse import urlsplit
 import requests
 
 from fetching.http import parse_retry_after
+
+MAX_RETRY_AFTER_S = 300.0
 
 log = logging.getLogger("leadsinstruct.kg.llm")
 
@@ -356,7 +359,7 @@ class LlmClient:
                 delay = self._backoff(attempt)
                 wait = parse_retry_after(resp.headers.get("Retry-After")) if status == 429 else None
                 if wait is not None:
-                    limiter.pause(wait)  # the next acquire (of any thread) waits for it
+                    limiter.pause(min(wait, MAX_RETRY_AFTER_S))  # the next acquire (of any thread) waits
                     delay = 0.0
                 continue
             raise self._fail(f"{self.url} answered HTTP {status}: {message}", status, attempt + 1)

@@ -20,8 +20,8 @@ Formats (``FORMATS``):
     ``answer`` (option text, optional), ``answer_idx`` (label), optional ``meta_info`` (subject)
     and optional ``id``. Dataset ``medbullets`` when the file name contains ``medbullets``, else
     ``medqa``. ``answer`` must equal ``options[answer_idx]`` after white-space normalisation
-    (else ``AnswerMismatch``). Without an ``id`` field the source id is the 0-based line number
-    (MedBullets: ``<file stem>:<line>``, as its files order the same questions differently).
+    (else ``AnswerMismatch``). Without an ``id`` field the source id is ``<file stem>:<line>``
+    (0-based line; a line number alone would name different questions in train, dev and test).
 ``medmcqa_jsonl``
     MedMCQA official JSON lines: ``id``, ``question``, ``opa`` .. ``opd``, ``cop``, ``exp``
     (explanation), ``subject_name`` (subject). ``cop`` is 1-based (1..4) as in the official
@@ -338,11 +338,9 @@ def _medqa(obj: dict, ctx: _Context) -> QAPair:
         raise _RecordError("AnswerMismatch",
                            f"answer {answer[:80]!r} differs from option {label}: {correct[:80]!r}")
     dataset = "medbullets" if "medbullets" in ctx.name.lower() else "medqa"
-    # MedBullets files list the same questions in different orders (op4, op5): the file stem keeps
-    # line-number ids apart; MedQA files share one order, so a line number names one question
-    stem = ctx.name.split(".", 1)[0]
-    source_id = _text(obj, "id", required=False) or (
-        f"{stem}:{ctx.index}" if dataset == "medbullets" else str(ctx.index))
+    # without an id, a line number names a question only within its file (MedQA ships train, dev
+    # and test files; MedBullets lists the same questions in two orders): the file stem goes first
+    source_id = _text(obj, "id", required=False) or f"{ctx.name.split('.', 1)[0]}:{ctx.index}"
     subject = _text(obj, "meta_info", required=False) or None
     return _pair(ctx, dataset, source_id, question, options, label, subject=subject)
 

@@ -35,6 +35,7 @@ NO_ANSWER_ENTITY = "qa.no_answer_entity"
 NO_PATH = "kg.no_path"
 LLM_MISMATCH = "llm.answer_mismatch"
 LLM_NO_ANSWER = "llm.no_answer"
+LLM_NO_CONCLUSION = "llm.no_conclusion"
 LLM_ERROR = "llm.error"
 
 
@@ -45,6 +46,11 @@ class ReasonSettings:
     max_paths_per_pair: int = 10  # shortest paths enumerated per (question node, answer node)
     keep_paths: int = 5  # paths kept on a record after ranking (or model pruning)
     link: LinkSettings = field(default_factory=LinkSettings)
+
+    def __post_init__(self):
+        for name in ("max_hops", "max_paths_per_pair", "keep_paths"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
 
 
 @dataclass
@@ -78,24 +84,25 @@ def find_paths(res: KgResources, entities: list[EntityMapping], settings: Reason
 
 
 def rank_paths(res: KgResources, paths: list[list[int]], context: str, keep: int,
-               linked: frozenset = frozenset()) -> list[KgPath]:
+               linked: frozenset = frozenset(), distractors: str = "") -> list[KgPath]:
     """Best ``keep`` paths. A path through another linked node (``linked``: node indices) is
-    dropped: the shorter path from that node says the same. Score = intermediate nodes named in the
-    question, context or options (+1 each) − 0.5 per hop beyond the first − 0.1 × mean
-    log(1 + degree) of the intermediate nodes (hubs explain little); ties → fewer hops, then names,
-    then node ids."""
+    dropped: the shorter path from that node says the same. Score = intermediate nodes named in
+    ``context`` (the question and its abstract: +1 each) − intermediate nodes named in
+    ``distractors`` (the wrong options: −1 each, a path through a wrong answer argues for it) − 0.5
+    per hop beyond the first − 0.1 × mean log(1 + degree) of the intermediate nodes (hubs explain
+    little); ties → fewer hops, then names, then node ids."""
     g = res.graph
-    ctx = _words_in(context)
+    ctx, wrong = _words_in(context), _words_in(distractors)
     scored = []
     for p in paths:
         inner = p[1:-1]
         if any(i in linked for i in inner):
             continue
-        hits = sum(1 for i in inner if f" {normalize(g.node_names[i])} " in ctx)
+        names = [f" {normalize(g.node_names[i])} " for i in inner]
+        hits = sum(1 for n in names if n in ctx) - sum(1 for n in names if n in wrong)
         hub = sum(math.log1p(g.degree(i)) for i in inner) / len(inner) if inner else 0.0
         score = round(hits - 0.5 * (len(p) - 2) - 0.1 * hub, 4)
-        names = tuple(g.node_names[i] for i in p)
-        scored.append((-score, len(p), names, tuple(g.node_ids[i] for i in p), p, score))
+        scored.append((-score, len(p), tuple(g.node_names[i] for i in p), tuple(g.node_ids[i] for i in p), p, score))
     scored.sort(key=lambda x: x[:4])
     out = []
     for rank, (_, _, _, _, p, score) in enumerate(scored[:keep], start=1):
@@ -136,9 +143,10 @@ def reason_over_kg(qa: QAPair, res: KgResources, settings: ReasonSettings,
     if not any(e.role == "answer" for e in entities):
         reasons.append(NO_ANSWER_ENTITY)
     raw = find_paths(res, entities, settings) if not reasons else []
-    context = " ".join([qa.question, qa.context or ""] + [o.text for o in qa.options])
+    context = " ".join([qa.question, qa.context or ""])
+    distractors = " ".join(o.text for o in qa.options if o.label != qa.answer_idx)
     linked = frozenset(res.graph.index_of(e.node_id) for e in entities)
-    ranked = rank_paths(res, raw, context, len(raw), linked)
+    ranked = rank_paths(res, raw, context, len(raw), linked, distractors)
     if not reasons and not ranked:
         reasons.append(NO_PATH)
     llm_answer = llm_match = None
@@ -148,26 +156,31 @@ def reason_over_kg(qa: QAPair, res: KgResources, settings: ReasonSettings,
     else:
         from transforms.kg import llm as kg_llm
         options = [(o.label, o.text) for o in qa.options]
+        question = f"{qa.question}\n\nContext:\n{qa.context}" if qa.context else qa.question
         try:
             paths = ranked[:settings.keep_paths]
             if len(ranked) > settings.keep_paths:
-                reply = llm.chat(kg_llm.prune_paths_messages(qa.question, options, qa.answer,
+                reply = llm.chat(kg_llm.prune_paths_messages(question, options, qa.answer,
                                                              [path_chain(p) for p in ranked],
                                                              settings.keep_paths), response_format_json=True)
                 picked = kg_llm.parse_pruned(reply, len(ranked))[:settings.keep_paths]
                 if picked:
                     paths = [ranked[i] for i in picked]
             paths = _renumber(paths)
-            reasoning = llm.chat(kg_llm.chain_messages(qa.question, options, [path_chain(p) for p in paths],
+            reasoning = llm.chat(kg_llm.chain_messages(question, options, [path_chain(p) for p in paths],
                                                       answer=f"{qa.answer_idx}. {qa.answer}")).strip()
             method = "llm"
-            reply = llm.chat(kg_llm.answer_messages(qa.question, options, _before_conclusion(reasoning)))
-            llm_answer = kg_llm.parse_answer_letter(reply, [o.label for o in qa.options])
-            llm_match = llm_answer is not None and llm_answer == qa.answer_idx
-            if llm_answer is None:
-                reasons.append(LLM_NO_ANSWER)
-            elif not llm_match:
-                reasons.append(LLM_MISMATCH)
+            reasoning_only = before_conclusion(reasoning)
+            if reasoning_only is None:
+                reasons.append(LLM_NO_CONCLUSION)
+            else:
+                reply = llm.chat(kg_llm.answer_messages(question, options, reasoning_only))
+                llm_answer = kg_llm.parse_answer_letter(reply, [o.label for o in qa.options])
+                llm_match = llm_answer is not None and llm_answer == qa.answer_idx
+                if llm_answer is None:
+                    reasons.append(LLM_NO_ANSWER)
+                elif not llm_match:
+                    reasons.append(LLM_MISMATCH)
         except kg_llm.LlmError as e:
             paths = _renumber(ranked[:settings.keep_paths])
             reasoning, method = render_template(qa, entities, paths), "template"
@@ -181,13 +194,15 @@ def _renumber(paths: list[KgPath]) -> list[KgPath]:
     return paths
 
 
-_CONCLUSION_RE = re.compile(r"\n\s*Conclusion:", re.IGNORECASE)
+# a line opening the conclusion: "Conclusion:", "**Conclusion:**", "### Conclusion", "CONCLUSION -"
+_CONCLUSION_RE = re.compile(r"^\W*conclusions?\b", re.IGNORECASE | re.MULTILINE)
 
 
-def _before_conclusion(text: str) -> str:
-    """The chain without its conclusion, so validation answers from the reasoning alone."""
-    m = _CONCLUSION_RE.search(text)
-    return text[:m.start()] if m else text
+def before_conclusion(text: str) -> Optional[str]:
+    """The chain without its conclusion, so validation answers from the reasoning alone; None when
+    no line opens a conclusion (the chain cannot be validated without showing its answer)."""
+    found = list(_CONCLUSION_RE.finditer(text))
+    return text[:found[-1].start()].rstrip() if found else None
 
 
 def _record(qa: QAPair, res: KgResources, settings: ReasonSettings, entities, paths, reasoning, method,
@@ -207,5 +222,5 @@ def _record(qa: QAPair, res: KgResources, settings: ReasonSettings, entities, pa
         answer=qa.answer, entities=entities, paths=paths, reasoning=reasoning, reasoning_method=method,
         kg=res.kg_label, answer_reached=any(p.end in {e.node_id for e in entities if e.role == "answer"}
                                             for p in paths),
-        validation="paths+llm" if llm_answer is not None or llm_match is not None else "paths",
+        validation="paths+llm" if method == "llm" else "paths",
         llm_answer=llm_answer, llm_match=llm_match)

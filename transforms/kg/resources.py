@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from typing import Optional
 
@@ -48,18 +49,23 @@ class CachedEncoder:
     def __init__(self, encode, max_entries: int = 50_000):
         self._encode, self._max = encode, max_entries
         self._cache: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()  # DoFn threads of a worker share one encoder
         self.hits = self.misses = 0
 
     def __call__(self, texts: list[str]) -> np.ndarray:
-        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        self.hits += len(texts) - len(todo)
-        self.misses += len(todo)
+        with self._lock:
+            found = {t: self._cache[t] for t in texts if t in self._cache}
+        todo = [t for t in dict.fromkeys(texts) if t not in found]
         if todo:
-            if len(self._cache) + len(todo) > self._max:
-                self._cache.clear()
-            for t, v in zip(todo, self._encode(todo)):
-                self._cache[t] = v
-        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 0), np.float32)
+            found.update(zip(todo, self._encode(todo)))
+            with self._lock:
+                if len(self._cache) + len(todo) > self._max:
+                    self._cache.clear()
+                self._cache.update((t, found[t]) for t in todo)
+        with self._lock:
+            self.hits += len(texts) - len(todo)
+            self.misses += len(todo)
+        return np.stack([found[t] for t in texts])
 
 
 def load_resources(spec: KgSpec) -> KgResources:
@@ -77,6 +83,10 @@ def load_resources(spec: KgSpec) -> KgResources:
         types = set(spec.embedding_node_types)
         nodes = np.array([i for i, t in enumerate(graph.node_types)
                           if graph.node_names[i] and (not types or t in types)], dtype=np.int64)
+        if not len(nodes):
+            known = sorted({t for t in graph.node_types if t})
+            raise ValueError(f"no node of the embedding types {sorted(types)} in the graph; its types are "
+                             f"{known[:20]}")
         cache = _embedding_cache_path(spec, graph.fingerprint, spec.embedding_model or "packaged-all-MiniLM-L6-v2")
         if cache and os.path.exists(cache):
             matrix = np.load(cache)

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 import tempfile
@@ -38,15 +39,16 @@ from transforms.write import PARQUET_ARGS
 
 
 class _ParseQAFileFn(beam.DoFn):
-    """FileMetadata → QAPair (main) | DeadLetter (``dead_letters``)."""
+    """File path (str) → QAPair (main) | DeadLetter (``dead_letters``)."""
 
     def setup(self):
         use_storage_emulator()
 
-    def process(self, metadata):
-        path = metadata.path
+    def process(self, path: str):
         name = path.rsplit("/", 1)[-1]
-        if name.startswith((".", "_")):
+        if name.startswith("."):  # hidden files (editor and upload leftovers) are not QA files
+            logging.warning("skipping hidden file %s", path)
+            inc("qa.files_skipped")
             return
         inc("qa.files")
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
@@ -61,7 +63,8 @@ class _ParseQAFileFn(beam.DoFn):
 
 
 class ReadQAPairs(beam.PTransform):
-    """File patterns (local or gs://) of QA files → {"qa": QAPair, "dead_letters": DeadLetter}."""
+    """File patterns (local or gs://) of QA files → {"qa": QAPair, "dead_letters": DeadLetter}.
+    A pattern that matches nothing is an error; hidden files (``.name``) are skipped and counted."""
 
     def __init__(self, patterns: list[str]):
         super().__init__()
@@ -70,18 +73,26 @@ class ReadQAPairs(beam.PTransform):
     def expand(self, pbegin):
         out = (pbegin | "ListPatterns" >> beam.Create(self._patterns)
                | "MatchFiles" >> fileio.MatchAll(fileio.EmptyMatchTreatment.DISALLOW)
+               # a file named by two patterns is read once
+               | "Paths" >> beam.Map(lambda m: m.path) | "OncePerFile" >> beam.Distinct()
                | "ParseQA" >> beam.ParDo(_ParseQAFileFn()).with_outputs("dead_letters", main="qa"))
         return {"qa": out.qa | "SpreadQA" >> beam.Reshuffle(), "dead_letters": out.dead_letters}
 
 
 def localize(paths, folder: str) -> tuple[str, ...]:
-    """Copies of remote (``gs://``) files in a local folder; local paths are returned as they are."""
+    """Copies of remote (``gs://``) files in a local folder; local paths are returned as they are.
+    A copy is named by a hash of the URL, the object's size and its update time, so a replaced
+    object is fetched again and two URLs never share a copy."""
     out = []
     for path in paths:
         if "://" not in path:
             out.append(path)
             continue
-        local = os.path.join(folder, path.split("://", 1)[1].replace("/", "_"))
+        meta = FileSystems.match([path])[0].metadata_list
+        if not meta:
+            raise FileNotFoundError(path)
+        key = hashlib.sha256(f"{path}\x1f{meta[0].size_in_bytes}\x1f{meta[0].last_updated_in_seconds}".encode())
+        local = os.path.join(folder, f"{key.hexdigest()[:16]}-{path.rsplit('/', 1)[-1]}")
         if not os.path.exists(local):
             tmp = f"{local}.tmp{os.getpid()}"
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as src, \
@@ -122,10 +133,15 @@ class _ReasonFn(beam.DoFn):
 
         key = "|".join([*spec.kg_paths, spec.kg_format, spec.synonyms_path or "", str(spec.embedding),
                         *spec.embedding_node_types, spec.embedding_model or ""])
-        self._res = self._shared.acquire(load, tag=key).value
+        # keep the holder itself: Shared keeps an object only while someone references it
+        self._holder = self._shared.acquire(load, tag=key)
+        self._res = self._holder.value
         self._llm = None
         if self._llm_settings is not None:
             from transforms.kg.llm import LlmClient
+            if not os.environ.get(self._llm_settings.api_key_env):
+                logging.warning("%s is not set on this worker: requests go without an API key",
+                                self._llm_settings.api_key_env)
             self._llm = LlmClient(self._llm_settings)
             self._llm_stats = dict(self._llm.stats)
 
