@@ -128,13 +128,15 @@ class _ReasonFn(beam.DoFn):
             local = dataclasses.replace(
                 spec, kg_paths=localize(spec.kg_paths, folder), cache_dir=folder,
                 synonyms_path=localize([spec.synonyms_path], folder)[0] if spec.synonyms_path else None)
-            inc("kg.loaded")  # once per worker process, whatever the number of DoFn instances
+            loaded.append(True)
             return _Holder(load_resources(local))
 
         key = "|".join([*spec.kg_paths, spec.kg_format, spec.synonyms_path or "", str(spec.embedding),
                         *spec.embedding_node_types, spec.embedding_model or ""])
+        loaded: list = []
         # keep the holder itself: Shared keeps an object only while someone references it
         self._holder = self._shared.acquire(load, tag=key)
+        self._count_load = bool(loaded)  # counted in process(): metrics need a step context
         self._res = self._holder.value
         self._llm = None
         if self._llm_settings is not None:
@@ -146,6 +148,9 @@ class _ReasonFn(beam.DoFn):
             self._llm_stats = dict(self._llm.stats)
 
     def process(self, qa: QAPair):
+        if self._count_load:
+            inc("kg.loaded")  # once per worker process, whatever the number of DoFn instances
+            self._count_load = False
         try:
             record, reasons = reason_over_kg(qa, self._res, self._settings, self._llm)
         except (ConnectionError, TimeoutError):
