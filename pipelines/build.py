@@ -172,12 +172,12 @@ OUTPUT_PARTS = ("tasks", "tables", "dead_letter", "unresolved", "rejected", "man
                 "README.md", "card", "export")  # the last three: the data card and exports made from it
 
 
-def clear_previous_output(output: str) -> list[str]:
-    """Delete what an earlier build wrote under ``output`` (only the job's own folders and files),
-    so a rerun never leaves stale shards beside new ones. Returns the deleted paths."""
+def clear_previous_output(output: str, parts: tuple[str, ...] = OUTPUT_PARTS) -> list[str]:
+    """Delete what an earlier run wrote under ``output`` (only the job's own ``parts``: folders and
+    files), so a rerun never leaves stale shards beside new ones. Returns the deleted paths."""
     from fetching.rawzone import delete_tree
     root = output.rstrip("/")
-    return [f"{root}/{part}" for part in OUTPUT_PARTS if delete_tree(f"{root}/{part}")]
+    return [f"{root}/{part}" for part in parts if delete_tree(f"{root}/{part}")]
 
 
 def run(argv=None, progress_stream=None):

@@ -176,18 +176,13 @@ def refuse_build_output(output: str) -> None:
                 raise SystemExit(f"{output} holds a LEADS build; give the KG reasoning job its own --output")
 
 
-def clear_previous_output(output: str) -> list[str]:
-    from fetching.rawzone import delete_tree
-    root = output.rstrip("/")
-    return [f"{root}/{part}" for part in OUTPUT_PARTS if delete_tree(f"{root}/{part}")]
-
-
 def run(argv=None, progress_stream=None):
     """Run the job (replacing an earlier run's output; the LLM cache is kept) → (result, manifest path).
     Progress lines go to ``progress_stream`` (default stderr) every ``--progress_interval`` s."""
     options = prepare_options(argv)
     output = options.view_as(BuildOptions).output
-    clear_previous_output(output)
+    from pipelines.build import clear_previous_output
+    clear_previous_output(output, OUTPUT_PARTS)
     p = beam.Pipeline(options=options)
     build(p, options.view_as(KgReasoningOptions))
     interval = options.view_as(ProgressOptions).progress_interval

@@ -374,7 +374,9 @@ def field_type(name: str) -> str:
     return arrow + (", nullable" if optional_inner(hints[name]) is not None else "")
 
 
-def _table(header: list[str], rows: list[list], align: str = "") -> list[str]:
+def markdown_table(header: list[str], rows: list[list], align: str = "") -> list[str]:
+    """Markdown table lines; ``align``: one letter per column, l or r (default: first column
+    left, the others right)."""
     align = align or "l" + "r" * (len(header) - 1)
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -432,7 +434,7 @@ def _tasks_section(data: CardData, plots: bool) -> list[str]:
     rows.append(["**total**", sum(s.records for s in data.tasks.values()), *(splits[sp] for sp in SPLIT_NAMES),
                  "", ""])
     L = ["## Tasks", ""]
-    L += _table(["task", "records", "train", "validation", "test", "full text", "mean grounding"], rows)
+    L += markdown_table(["task", "records", "train", "validation", "test", "full text", "mean grounding"], rows)
     L += ["", "*full text*: share of the records with an evidence kind whose paper text is the PMC full "
           "text; *mean grounding*: over the records that have one (see *Grounding*).", ""]
     L += [f"- **`{t}`**: {TASK_SUMMARIES.get(t, '')}" for t in data.tasks]
@@ -510,7 +512,7 @@ def _evidence_section(data: CardData, plots: bool) -> list[str]:
          "Extraction and screening records work on *paper text*: the PMC full text (sections and tables) "
          "when the corpus has one, otherwise title and abstract. Many targets (baseline tables, outcome "
          "values) are only in the full text.", ""]
-    L += _table(["task", *EVIDENCE_KINDS, "total"],
+    L += markdown_table(["task", *EVIDENCE_KINDS, "total"],
                 [[f"`{t}`", *(s.evidence[k] for k in EVIDENCE_KINDS), s.records] for t, s in data.tasks.items()])
     return L + [""] + ([_image("evidence"), ""] if plots else [])
 
@@ -526,7 +528,7 @@ def _grounding_section(data: CardData, plots: bool) -> list[str]:
         g = list(s.grounding)
         rows.append([f"`{t}`", len(g), num(mean_grounding(s)), num(statistics.median(g) if g else None),
                      sum(1 for x in g if x >= 0.5), sum(1 for x in g if x == 1.0)])
-    L += _table(["task", "records with grounding", "mean", "median", "≥ 0.5", "= 1.0"], rows)
+    L += markdown_table(["task", "records with grounding", "mean", "median", "≥ 0.5", "= 1.0"], rows)
     return L + [""] + ([_image("grounding"), ""] if plots else [])
 
 
@@ -537,7 +539,7 @@ def _length_section(data: CardData, plots: bool) -> list[str]:
         c = sorted(s.input_chars)
         rows.append([f"`{t}`", len(c), num(sum(c) / len(c), 1) if c else "-",
                      num(float(statistics.median(c)), 1) if c else "-", c[-1] if c else "-"])
-    L += _table(["task", "records", "mean", "median", "max"], rows)
+    L += markdown_table(["task", "records", "mean", "median", "max"], rows)
     cut = data.manifest.get("options", {}).get("max_input_chars") or 0
     L += ["", f"Paper text was cut at {cut} characters (`--max_input_chars`)." if cut else
           "Paper text is not cut (`--max_input_chars` 0): long full texts give long inputs.", ""]
@@ -562,7 +564,7 @@ def _years_section(data: CardData, plots: bool) -> list[str]:
 def _sources_section(data: CardData, plots: bool) -> list[str]:
     m = data.manifest
     L = ["## Sources", ""]
-    L += _table(["corpus table", "rows"], [[f"`{k}`", v] for k, v in sorted(m.get("tables", {}).items())])
+    L += markdown_table(["corpus table", "rows"], [[f"`{k}`", v] for k, v in sorted(m.get("tables", {}).items())])
     L += ["", "Inputs read (`--input_root`):", ""] + [f"- `{p}`" for p in m.get("inputs", [])]
     dead = m.get("dead_letters", {})
     unresolved = ", ".join(f"{k} {v}" for k, v in sorted(m.get("unresolved", {}).items())) or "none"
@@ -580,10 +582,10 @@ def _sources_section(data: CardData, plots: bool) -> list[str]:
     if data.links is not None:
         L += ["Links behind the records (`tables/links`), by label and by source (a link can have several "
               "sources):", ""]
-        L += _table(["kind", "label", "links"], [[k, lab or "-", n] for (k, lab), n in sorted(data.links.items())],
+        L += markdown_table(["kind", "label", "links"], [[k, lab or "-", n] for (k, lab), n in sorted(data.links.items())],
                     align="llr")
         L += [""]
-        L += _table(["kind", "source", "links"], [[k, src, n] for (k, src), n in sorted(data.link_sources.items())],
+        L += markdown_table(["kind", "source", "links"], [[k, src, n] for (k, src), n in sorted(data.link_sources.items())],
                     align="llr")
         L += [""]
     return L
@@ -604,11 +606,11 @@ def _quality_section(data: CardData, plots: bool) -> list[str]:
          + (":" if total else "."), ""]
     if rejected or total:
         tasks = [t for t in TASKS if t in rejected or t in data.tasks] + sorted(set(rejected) - set(TASKS))
-        L += _table(["task", "rejected"], [[f"`{t}`", rejected.get(t, 0)] for t in tasks] + [["**total**", total]])
+        L += markdown_table(["task", "rejected"], [[f"`{t}`", rejected.get(t, 0)] for t in tasks] + [["**total**", total]])
         L += [""]
     if reasons:
         L += ["By reason (a record can have several):", ""]
-        L += _table(["reason", "records"],
+        L += markdown_table(["reason", "records"],
                     [[f"`{r}`", n] for r, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0]))])
         L += [""]
     n_merged = sum(merged.values())
@@ -617,13 +619,13 @@ def _quality_section(data: CardData, plots: bool) -> list[str]:
              "output."), ""]
     if n_merged:
         tasks = [t for t in TASKS if t in merged] + sorted(set(merged) - set(TASKS))
-        L += _table(["task", "merged"], [[f"`{t}`", merged[t]] for t in tasks] + [["**total**", n_merged]])
+        L += markdown_table(["task", "merged"], [[f"`{t}`", merged[t]] for t in tasks] + [["**total**", n_merged]])
         L += [""]
     return L
 
 
 def _fields_section(data: CardData, plots: bool) -> list[str]:
-    return ["## Record fields", ""] + _table(
+    return ["## Record fields", ""] + markdown_table(
         ["field", "type", "description"],
         [[f"`{f.name}`", f"`{field_type(f.name)}`", FIELD_DESCRIPTIONS[f.name]]
          for f in dataclasses.fields(TaskRecord)],
@@ -638,7 +640,7 @@ def _licences_section(data: CardData, plots: bool) -> list[str]:
     lic = licence_counts(data)
     if lic:
         L += ["", "Licences of the full texts that records use:", ""]
-        L += _table(["licence", "full texts", "records"], [[n, t, r] for n, t, r in lic])
+        L += markdown_table(["licence", "full texts", "records"], [[n, t, r] for n, t, r in lic])
         L += ["", "Look up a record's `pmcid` in `tables/fulltexts` (`license`, `license_url`) for the exact "
               "statement."]
     return L + [""]

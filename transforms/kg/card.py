@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
 
+from transforms.datacard import markdown_table
+
 COLUMNS = ("id", "dataset", "qa_id", "split", "entities", "paths", "reasoning_method", "validation", "input",
            "output", "kg")
 
@@ -53,10 +55,9 @@ def manifest_mismatches(manifest: dict, stats: KgCardStats) -> list[str]:
     return [] if n == stats.records else [f"manifest.json counts {n} records, the shards hold {stats.records}"]
 
 
-def _table(header: list[str], rows: list[list]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return out + [""]
+def _table(header: list[str], rows: list[list], align: str = "") -> list[str]:
+    """A markdown table (numbers right-aligned; see ``markdown_table``) and a blank line."""
+    return markdown_table(header, rows, align) + [""]
 
 
 def render_summary(stats: KgCardStats) -> str:
@@ -94,7 +95,8 @@ def render_kg_card(manifest: dict, stats: KgCardStats, example: Optional[dict] =
               "(`dead_letter/`).", ""]
     lines += _table(["reason", "records"], [[f"`{k}`", v] for k, v in manifest.get("rejected_reasons", {}).items()])
     lines += ["## Entity links", ""]
-    lines += _table(["role", "method", "mappings"], [[r, m, c] for (r, m), c in sorted(stats.links.items())])
+    lines += _table(["role", "method", "mappings"], [[r, m, c] for (r, m), c in sorted(stats.links.items())],
+                    "llr")
     lines += ["## Paths", ""]
     lines += _table(["hops", "paths"], [[h, stats.hops[h]] for h in sorted(stats.hops)])
     lines += _table(["paths on a record", "records"], [[k, stats.paths_per_record[k]]
