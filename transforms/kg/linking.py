@@ -30,6 +30,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from schemas.records import EntityMapping
+from transforms.kg.embedding import cosine_top_k
 
 _WORD_RE = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
 _NON_ALNUM_RE = re.compile(r"[\W_]+", re.UNICODE)
@@ -210,12 +211,8 @@ class EntityIndex:
         """(node indices, cosine scores), each (len(vectors), k), best first; ties → lower index."""
         if self.embeddings is None:
             raise ValueError("no node embeddings in this index")
-        sims = vectors @ self.embeddings.T
-        k = min(k, sims.shape[1])
-        # stable descending order: sort by (-score, row) so equal scores keep the lower node first
-        order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-        rows = np.take_along_axis(sims, order, axis=1)
-        return self.embedded_nodes[order], rows
+        rows, scores = cosine_top_k(vectors, self.embeddings, k)
+        return self.embedded_nodes[rows], scores
 
 
 def _word_count(words: list[tuple[int, int]], i: int, end: int) -> int:
