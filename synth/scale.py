@@ -17,7 +17,9 @@ hit the targets exactly; registry records spread evenly over the included studie
 modes cycling databank / abstract / databank / registry / databank / abstract; 70% of trials
 with posted results; 15% three-arm; full texts for 60% of registered studies' reports, 4% of the
 others and 10% of reviews. Each review group is written from one of the four vocabulary topics
-in turn.
+in turn; past a topic's first group, each review narrows the topic's question (a setting, a trial
+design, a subgroup and a search start year: ``synth.text.review_focus``), so its search-query and
+screening records are not near-identical twins of another review's.
 
 Generation runs one process per file (``workers``); each process streams its file and keeps only
 bounded entity caches. Same scale and seed → same bytes.

@@ -291,10 +291,53 @@ def review_abstract(world, topic_index: int) -> list[tuple[str, str, str]]:
     ]
 
 
+# A review group past the first of its topic (scaled corpora) narrows the topic's question, as real
+# reviews of one topic do: a setting, a trial design, a subgroup analysed separately and a search
+# start year, one combination per repeat (13 x 10 x 8 x 20 = 20,800 per topic), so that its
+# question, and hence its search-query and screening records, are its own.
+FOCUS_SETTINGS = (
+    "in primary care", "in hospital outpatient clinics", "in community settings",
+    "in low- and middle-income countries", "in high-income countries", "in rural populations",
+    "in urban populations", "in Europe", "in North America", "in Asia", "in multicentre trials",
+    "in single-centre trials", "with remote or digital follow-up")
+FOCUS_DESIGNS = (
+    "with placebo control", "with an active comparator", "with at least six months of follow-up",
+    "with at least one year of follow-up", "with blinded outcome assessment",
+    "with intention-to-treat analysis", "with more than 100 participants", "with low risk of attrition bias",
+    "with pre-registered protocols", "with parallel-group designs")
+FOCUS_SUBGROUPS = (
+    "women", "men", "participants aged 65 years or older", "participants with obesity",
+    "participants from ethnic minority groups", "participants with chronic kidney disease",
+    "participants with low socioeconomic status", "participants with multimorbidity")
+FOCUS_FIRST_YEAR = 2000
+FOCUS_YEARS = 20
+
+
+def review_focus(repeat: int) -> Optional[tuple[str, str, str, int]]:
+    """(setting, design, subgroup, search start year) of the ``repeat``-th extra review of a topic
+    (``None`` for the topic's first review, which keeps the topic's own question)."""
+    if repeat <= 0:
+        return None
+    k = repeat - 1
+    k, setting = divmod(k, len(FOCUS_SETTINGS))
+    k, design = divmod(k, len(FOCUS_DESIGNS))
+    k, subgroup = divmod(k, len(FOCUS_SUBGROUPS))
+    return (FOCUS_SETTINGS[setting], FOCUS_DESIGNS[design], FOCUS_SUBGROUPS[subgroup],
+            FOCUS_FIRST_YEAR + k % FOCUS_YEARS)
+
+
 def _fill_review(world, entity: ArticleEntity, topic: Topic, rng: random.Random) -> None:
     t = entity.spec.topic
     entity.title = topic.review.title + "."
     entity.sections = review_abstract(world, t)
+    focus = review_focus(t // len(TOPICS))
+    if focus is not None:
+        setting, design, subgroup, year = focus
+        entity.title = f"{topic.review.title}: trials {setting} {design}, {year} onwards."
+        entity.sections = [
+            (label, cat, body + f" We restricted the review to trials {setting} {design} published from {year} "
+                                f"onwards, and analysed {subgroup} separately.")
+            if label == "OBJECTIVES" else (label, cat, body) for label, cat, body in entity.sections]
     types = ["Journal Article"]
     if topic.meta_analysis:
         types.append("Meta-Analysis")

@@ -116,8 +116,8 @@ def test_build_records_follow_from_the_layout(scaled, tmp_path):
                                   "links_review_study": s["link_rows"], "links_study_trial": 54}
     assert c["pubmed.superseded"] == s["pubmed_update_records"]
     merged, rejected = manifest["merged"], manifest["rejected"]
-    # one per review; reviews of one vocabulary topic ask the same question, so their queries merge
-    assert tasks["search_query"] + merged["search_query"] == 43 and merged["search_query"] > 0
+    # one per review: the reviews of one vocabulary topic each narrow its question, so none merges
+    assert tasks["search_query"] == 43 and "search_query" not in merged
     assert tasks["study_characteristics"] == tasks["arm_design"] == 54  # one per publication-trial pair
     assert tasks["participant_statistics"] == 4 * len(with_results)
     assert set(merged) <= {"search_query", "screening"} and set(rejected) <= {"screening"}
@@ -126,3 +126,13 @@ def test_build_records_follow_from_the_layout(scaled, tmp_path):
             == s["link_rows"] + c["join.topic_near_negatives"])
     assert rejected.get("screening", 0) == c.get("split.screening_candidates_dropped", 0)
     assert manifest["total_records"] == sum(tasks.values())
+
+
+def test_each_extra_review_of_a_topic_narrows_the_question_its_own_way():
+    from synth.text import FOCUS_DESIGNS, FOCUS_SETTINGS, FOCUS_SUBGROUPS, FOCUS_YEARS, review_focus
+    assert review_focus(0) is None  # a topic's first review keeps the topic's question
+    per_topic = len(FOCUS_SETTINGS) * len(FOCUS_DESIGNS) * len(FOCUS_SUBGROUPS) * FOCUS_YEARS
+    foci = [review_focus(r) for r in range(1, per_topic + 1)]
+    assert len(set(foci)) == per_topic == 20_800  # scale 1.0 needs 5,334 per topic
+    assert review_focus(1) == ("in primary care", "with placebo control", "women", 2000)
+    assert review_focus(per_topic + 1) == review_focus(1)
