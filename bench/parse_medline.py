@@ -4,17 +4,18 @@ Biopython is run with ``Entrez.read`` (its ``Entrez.parse`` refuses PubmedArticl
 
     python bench/parse_medline.py [FILE.xml[.gz] ...] [--repeat N] [--rounds R] [--json OUT]
 
-Without files it uses the embedded sample's baseline file. The citations of a legacy
+Without files it uses the embedded sample's baseline file; the citations of a legacy
 ``MedlineCitationSet`` file (such as ``medline16n0902.xml.gz``) are wrapped as ``PubmedArticle``
-records. ``--repeat`` concatenates the records
-N times into one temporary file (a real MEDLINE file holds ~30,000), so every parser reads the
-same bytes. Each parser runs ``--rounds`` times in alternation; records/s are from each
-parser's best round, and the ratios are the median over the rounds of the ratio within a round
-(this machine's speed drifts by up to 2x between rounds, so the best rounds of two parsers may
-come from different phases). A fourth pass only decompresses the file and lets
-libxml2 build each record, reading no field: the floor under any lxml-based parser, printed as a
-share of pubmed_parser's time. Field coverage: per field, how many records each parser
-returned a non-empty value for. Needs ``pip install -r bench/requirements.txt``.
+records. ``--repeat`` concatenates the records N times into one temporary file (a real MEDLINE
+file holds ~30,000), so every parser reads the same bytes.
+
+Each parser runs ``--rounds`` times in alternation. Records/s are from each parser's best round;
+the ratios are the median over the rounds of the ratio within a round (this machine's speed
+drifts by up to 2x between rounds, so two parsers' best rounds may come from different phases).
+A fourth pass only decompresses the file and lets libxml2 build each record, reading no field:
+the floor under any lxml-based parser, printed as a share of pubmed_parser's time. Field
+coverage: per field, how many records each parser returned a non-empty value for. Needs
+``pip install -r bench/requirements.txt``.
 """
 from __future__ import annotations
 
