@@ -67,10 +67,10 @@ from transforms.quality.validate import ValidationSettings  # noqa: E402
 from transforms.read import _ParseFileFn  # noqa: E402
 from transforms.tasks.common import TASKS, BuildContext  # noqa: E402
 from transforms.tasks.transforms import REVIEW_TASKS, STUDY_TASKS, _BuildFn  # noqa: E402
-from transforms.write import PARQUET_ARGS, TaskStatsFn, _WriteJsonFn  # noqa: E402
+from transforms.write import PARQUET_ARGS, ROW_GROUP_BYTES, TaskStatsFn, _WriteJsonFn  # noqa: E402
 
 _DEFAULTS = BuildOptions([])  # the build job's option defaults, so both runs get the same settings
-ROW_GROUP_BUFFER_BYTES = 32 * 1024 * 1024  # as transforms.write._parquet
+ROW_GROUP_BUFFER_BYTES = ROW_GROUP_BYTES  # as transforms.write._parquet
 RECORD_BATCH_SIZE = 1000
 SHARD = "-00000-of-00001"
 
@@ -255,7 +255,7 @@ def build_task_records(review_bundles: list, study_bundles: list, ctx: BuildCont
 # --------------------------------------------------------------------------- write (transforms.write)
 def write_parquet(path: str, cls, records: Iterable) -> str:
     """Records → one Parquet file, batched like Beam's WriteToParquet (1000-row record batches,
-    a row group per ~32 MB of buffered batches)."""
+    a row group per ``ROW_GROUP_BYTES`` of buffered batches)."""
     schema = arrow_schema(cls)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with pq.ParquetWriter(path, schema, compression=PARQUET_ARGS["codec"],

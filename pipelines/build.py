@@ -22,11 +22,11 @@ from schemas.records import Article, DeletedCitation, FullText, Link, ReviewCrit
 from transforms.joins.transforms import (AddTopicNearNegatives, DropDeletedFullTexts, JoinReviewStudies,
                                         JoinStudyTrials, SelectLatestArticles, SelectLatestFullTexts,
                                         SelectLatestTrials)
-from transforms.quality.transforms import DeduplicateTaskRecords, ValidateTaskRecords
+from transforms.quality.transforms import DeduplicateTaskRecords
 from transforms.quality.validate import ValidationSettings
 from transforms.read import ParseInputFiles, ReadSnapshotTables
 from transforms.runtime import use_storage_emulator
-from transforms.tasks.common import BuildContext
+from transforms.tasks.common import TASKS, BuildContext
 from transforms.tasks.transforms import BuildTaskRecords
 from transforms.write import WriteJsonLines, WriteManifest, WriteTable, WriteTaskShards
 
@@ -95,11 +95,11 @@ def build(p: beam.Pipeline, options: BuildOptions) -> dict:
     reviews = ((review_links, studies["summaries"], studies["briefs"], criteria, studies["pub_splits"])
                | "JoinReviewStudies" >> JoinReviewStudies())
     review_bundles = reviews["bundles"] | "AddTopicNearNegatives" >> AddTopicNearNegatives(options.topic_negatives)
-    built = (review_bundles, studies["bundles"]) | "BuildTaskRecords" >> BuildTaskRecords(ctx)
-    checked = built["records"] | "ValidateTaskRecords" >> ValidateTaskRecords(ValidationSettings(options.min_grounding))
-    deduped = checked.records | "DeduplicateTaskRecords" >> DeduplicateTaskRecords()
+    built = ((review_bundles, studies["bundles"])
+             | "BuildTaskRecords" >> BuildTaskRecords(ctx, ValidationSettings(options.min_grounding)))
+    deduped = tuple(built[task] for task in TASKS) | "DeduplicateTaskRecords" >> DeduplicateTaskRecords()
     records = deduped["records"]
-    rejected = (built["rejected"], checked.rejected) | "AllRejected" >> beam.Flatten()
+    rejected = built["rejected"]
 
     link_rows = (studies["link_rows"], reviews["link_rows"]) | "AllLinkRows" >> beam.Flatten()
     unresolved = (studies["unresolved"], reviews["unresolved"]) | "AllUnresolved" >> beam.Flatten()

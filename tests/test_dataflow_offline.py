@@ -25,7 +25,7 @@ PACKAGES = ("pipelines", "transforms", "schemas", "synth", "fetching")
 TOP_LEVEL = {
     "ParseInputFiles", "SelectLatestArticles", "SelectLatestFullTexts", "DropDeletedFullTexts",
     "SelectLatestTrials", "JoinStudyTrials", "AllReviewLinks", "AllCriteria", "JoinReviewStudies",
-    "AddTopicNearNegatives", "BuildTaskRecords", "ValidateTaskRecords", "DeduplicateTaskRecords", "AllRejected",
+    "AddTopicNearNegatives", "BuildTaskRecords", "DeduplicateTaskRecords",
     "AllLinkRows", "AllUnresolved", "WriteTaskShards",
     "WriteArticles", "WriteFullTexts", "WriteTrials", "WriteLinks", "WriteReviewLinks", "WriteCriteria",
     "WriteDeletions", "WriteWithheldFullTexts", "WriteWithdrawnTrials", "WriteDeadLetters", "WriteUnresolved",

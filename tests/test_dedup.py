@@ -55,6 +55,41 @@ def test_deduplicate_step_merges_exactly_the_repeated_groups(sample_build_record
     assert c["dedup.trial_results.merged"] == 3
 
 
+def test_deduplicate_step_merges_twins_across_parts_and_passes_others_untouched(sample_build_records):
+    """As the build calls it: one PCollection per task; twins of one task can sit in two parts."""
+    by_task = {t: list(sample_build_records[t]) for t in TASKS}
+    a = by_task["arm_design"][0]
+    twin = dataclasses.replace(a, id="arm_design:!twin", input=a.input.upper(), sources=["z.xml"],
+                               source_versions=["pubmed:z.v1@"])
+    parts_in = {t: list(recs) for t, recs in by_task.items()}
+    parts_in["screening"] = parts_in["screening"] + [twin]  # the twin arrives with another task's records
+    p = TestPipeline(runner="FnApiRunner")
+    parts = tuple(p | f"Create_{t}" >> beam.Create(recs) for t, recs in parts_in.items())
+    out = parts | DeduplicateTaskRecords()
+    everything = [r for recs in by_task.values() for r in recs]
+    expected = sorted([r for r in everything if r.id != a.id] + [dataclasses.replace(
+        twin, sources=sorted(set(a.sources) | {"z.xml"}),
+        source_versions=sorted(set(a.source_versions) | {"pubmed:z.v1@"}))], key=lambda r: r.id)
+    assert_that(out["records"], equal_to(expected), label="records")
+    assert_that(out["counts"], equal_to([("merged.arm_design", 1)]), label="counts")
+    c = counters(p.run())
+    assert c["dedup.arm_design.merged"] == 1
+    assert twin.id < a.id  # the kept member is the twin (smallest id), carrying both sources
+
+
+def test_a_record_built_twice_from_one_bundle_is_rejected_not_duplicated(sample_build_records):
+    from transforms.tasks.common import BuildContext
+    from transforms.tasks.transforms import _BuildFn
+    rec = sample_build_records["trial_results"][0]
+    other = sample_build_records["trial_results"][1]
+    fn = _BuildFn("trial_results", lambda bundle, ctx: iter(bundle), BuildContext(created_at="2026-01-01"))
+    out = list(fn.process([rec, other, rec]))
+    kept = [r for r in out if not isinstance(r, beam.pvalue.TaggedOutput)]
+    tagged = [r for r in out if isinstance(r, beam.pvalue.TaggedOutput)]
+    assert kept == [rec, other]
+    assert [(t.tag, t.value.reasons, t.value.record) for t in tagged] == [("rejected", ["id.duplicate"], rec)]
+
+
 @pytest.fixture(scope="module")
 def sample_build_records(sample_build):
     out, _, _ = sample_build
@@ -155,3 +190,14 @@ def test_a_trial_named_by_its_alias_and_a_study_linked_twice_become_one_link():
     c = counters(p.run())
     assert (c["join.trial_alias_links"], c["join.study_trial_links_merged"], c["join.review_links_merged"]) == (1, 1, 1)
     assert c["join.study_trial_links"] == 2 and c["join.review_study_links"] == 2
+
+
+def test_normalise_collapses_exactly_the_whitespace_of_backslash_s():
+    """``str.split()`` and the regex ``\\s+`` agree on every code point (what normalise relies on)."""
+    import re
+    import unicodedata
+    every = "".join(chr(i) for i in range(0x110000) if not 0xD800 <= i < 0xE000)
+    for text in ("x" + every + "y", "  a\u00a0b\u2003c\u2028d\x1c\x1d\x1e\x1f e\x85f\u200bg\ufeff ", "\t\n", ""):
+        by_regex = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).casefold()).strip()
+        assert normalise(text) == by_regex
+    assert normalise(" Ⅻ\u00a0ﬁ\tStraße ") == "xii fi strasse"

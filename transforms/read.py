@@ -22,7 +22,7 @@ from apache_beam.io.filesystems import FileSystems
 from schemas.records import Article, DeadLetter, DeletedCitation, FullText, ReviewCriteria, ReviewLink, Trial
 from transforms.formats import parse_source
 from transforms.metrics import inc
-from transforms.runtime import tune_gc, use_storage_emulator
+from transforms.runtime import start_heap_trimmer, tune_gc, use_storage_emulator
 
 TAGS = {Article: ("articles", "pubmed.parsed"), DeletedCitation: ("deletions", "pubmed.deleted_citations"),
         FullText: ("fulltexts", "pmc.parsed"), Trial: ("trials", "ctgov.parsed"),
@@ -35,6 +35,7 @@ class _ParseFileFn(beam.DoFn):
 
     def setup(self):
         tune_gc()  # once per worker process (see transforms.runtime)
+        start_heap_trimmer()
         use_storage_emulator()
 
     def process(self, metadata):

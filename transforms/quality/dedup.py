@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 import unicodedata
 
 from schemas.records import TaskRecord
 
-_SPACE = re.compile(r"\s+")
-
 
 def normalise(text: str) -> str:
     """NFKC, case-folded, whitespace collapsed: what "near-identical" compares."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())  # split(): the whitespace of \s
 
 
 def content_key(record: TaskRecord) -> str:
@@ -37,9 +34,16 @@ def content_key(record: TaskRecord) -> str:
     return f"{record.task}:{h.hexdigest()}"
 
 
+def merged_provenance(members) -> tuple[str, list[str], list[str]]:
+    """(id, sources, source_versions) of each member of a near-identical group → the id the group
+    keeps (the smallest) and the union of sources and of source versions."""
+    members = list(members)
+    return (min(m[0] for m in members), sorted({s for m in members for s in m[1]}),
+            sorted({v for m in members for v in m[2]}))
+
+
 def merge_group(records: list[TaskRecord]) -> TaskRecord:
     """One record for a group of near-identical records (see module doc)."""
-    keep = min(records, key=lambda r: r.id)
-    return dataclasses.replace(
-        keep, sources=sorted({s for r in records for s in r.sources}),
-        source_versions=sorted({v for r in records for v in r.source_versions}))
+    keep_id, sources, versions = merged_provenance((r.id, r.sources, r.source_versions) for r in records)
+    keep = next(r for r in records if r.id == keep_id)
+    return dataclasses.replace(keep, sources=sources, source_versions=versions)

@@ -9,11 +9,14 @@ Counters: ``validate.<task>.valid``, ``validate.<task>.rejected``, ``validate.re
 """
 from __future__ import annotations
 
+import dataclasses
+
 import apache_beam as beam
 
 from schemas.records import RejectedRecord
 from transforms.metrics import inc
-from transforms.quality.dedup import content_key, merge_group
+from schemas.packing import pack, unpack
+from transforms.quality.dedup import content_key, merged_provenance
 from transforms.quality.validate import ValidationSettings, check_record
 
 
@@ -45,43 +48,64 @@ class ValidateTaskRecords(beam.PTransform):
             "rejected", main="records")
 
 
-class _KeepOrHoldFn(beam.DoFn):
-    """(content key, record) → the record when its key is unique, else tagged ``repeated``."""
-
-    def process(self, kv, repeated: dict):
-        key, record = kv
-        if key in repeated:
-            yield beam.pvalue.TaggedOutput("repeated", kv)
-        else:
-            yield record
+def _fingerprint(record):
+    """TaskRecord → (content key, packed (id, sources, source_versions)): what merging needs."""
+    return content_key(record), pack((record.id, record.sources, record.source_versions))
 
 
 def _merge(kv):
-    """(content key, near-identical records) → one record, and ``merged.<task>`` counts."""
-    _, records = kv
-    records = list(records)
-    merged = merge_group(records)
-    inc(f"dedup.{merged.task}.merged", len(records) - 1)
-    yield merged
-    yield beam.pvalue.TaggedOutput("counts", (f"merged.{merged.task}", len(records) - 1))
+    """(content key, fingerprints) → (content key, (kept id, sources, source_versions)) for a key
+    that repeats, and ``merged.<task>`` counts; nothing for a unique key."""
+    key, packed = kv
+    if len(packed) < 2:
+        return
+    members = [unpack(p) for p in packed]
+    keep_id, sources, versions = merged_provenance(members)
+    task = key.split(":", 1)[0]
+    inc(f"dedup.{task}.merged", len(members) - 1)
+    yield key, (keep_id, sources, versions)
+    yield beam.pvalue.TaggedOutput("counts", (f"merged.{task}", len(members) - 1))
+
+
+class _KeepOrMergeFn(beam.DoFn):
+    """TaskRecord → the record when its content key is unique; for a repeated key, the member whose
+    id the group keeps, with the group's sources, and nothing for the other members. No key is
+    computed when nothing repeats."""
+
+    def process(self, record, merged: dict):
+        if not merged:
+            yield record
+            return
+        group = merged.get(content_key(record))
+        if group is None:
+            yield record
+            return
+        keep_id, sources, versions = group
+        if record.id == keep_id:
+            yield dataclasses.replace(record, sources=sources, source_versions=versions)
 
 
 class DeduplicateTaskRecords(beam.PTransform):
-    """TaskRecord → ``records`` (TaskRecord, near-identical records merged into one, see
-    ``transforms.quality.dedup``) and ``counts`` (("merged.<task>", n) pairs).
+    """TaskRecord (one PCollection, or a tuple or dict of them, e.g. one per task) → ``records`` (TaskRecord,
+    near-identical records merged into one, see ``transforms.quality.dedup``) and ``counts``
+    (("merged.<task>", n) pairs).
 
-    Only records whose content key repeats are shuffled whole: the keys are counted first (small
-    elements), and the repeated keys reach the records as a side input. Records in = records out +
-    merged. Counter ``dedup.<task>.merged``."""
+    Records are never shuffled or keyed whole. Each input gives a small fingerprint per record (content
+    key, id, sources) in the stage that made it; the fingerprints are grouped by key, and the groups
+    of a repeated key become (kept id, merged sources), a side input of the one pass over the
+    records that drops the other members. On the local runner that pass is the stage that writes
+    the shards, so the records are held once (``docs/performance.md``, "Where memory goes").
+    Record ids are unique (they name the review/study and the content; ``BuildTaskRecords`` rejects
+    a repeat within one bundle as ``id.duplicate``), so a group keeps exactly one member.
+    Records in = records out + merged. Counter ``dedup.<task>.merged``."""
 
-    def expand(self, records):
-        keyed = records | "KeyByContent" >> beam.Map(lambda r: (content_key(r), r))
-        repeated = (keyed | "KeysOnly" >> beam.Map(lambda kv: (kv[0], 1))
-                    | "CountKeys" >> beam.CombinePerKey(sum)
-                    | "RepeatedKeys" >> beam.Filter(lambda kv: kv[1] > 1))
-        split = keyed | "HoldRepeated" >> beam.ParDo(_KeepOrHoldFn(), beam.pvalue.AsDict(repeated)).with_outputs(
-            "repeated", main="unique")
-        merged = (split.repeated | "GroupRepeated" >> beam.GroupByKey()
-                  | "MergeRepeated" >> beam.FlatMap(_merge).with_outputs("counts", main="records"))
-        out = (split.unique, merged.records) | "AllRecords" >> beam.Flatten()
+    def expand(self, parts):
+        parts = list(parts.values()) if isinstance(parts, dict) else list(parts) if isinstance(
+            parts, (list, tuple)) else [parts]
+        fingerprints = [part | f"Fingerprint_{i}" >> beam.Map(_fingerprint) for i, part in enumerate(parts)]
+        merged = (fingerprints | "AllFingerprints" >> beam.Flatten()
+                  | "GroupByContent" >> beam.GroupByKey()
+                  | "MergeRepeated" >> beam.FlatMap(_merge).with_outputs("counts", main="groups"))
+        out = (parts | "AllRecords" >> beam.Flatten()
+               | "KeepOrMerge" >> beam.ParDo(_KeepOrMergeFn(), beam.pvalue.AsDict(merged.groups)))
         return {"records": out, "counts": merged.counts}

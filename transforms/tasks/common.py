@@ -1,6 +1,7 @@
 """What every task builder shares: record assembly, ids, splits, paper text and grounding (pure)."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -94,6 +95,7 @@ _TYPE_PREFIX = re.compile(r"^(Drug|Device|Biological|Procedure|Radiation|Behavio
                           r"Combination Product|Diagnostic Test|Other):\s*", re.I)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a paper's numbers repeat ("1", "95", "0.05"): most tokens are hits
 def _num_key(token: str) -> Optional[str]:
     token = token.replace("−", "-").replace(",", "")
     try:
@@ -105,11 +107,8 @@ def _num_key(token: str) -> Optional[str]:
 
 def number_keys(text: str) -> set[str]:
     """Normalised numbers occurring in ``text`` (``1,200`` and ``1200.0`` both → ``1200.0``)."""
-    keys = set()
-    for m in _NUMBER.finditer(text):
-        k = _num_key(m.group(0))
-        if k:
-            keys.add(k)
+    keys = {_num_key(token) for token in _NUMBER.findall(text)}
+    keys.discard(None)
     return keys
 
 
@@ -117,12 +116,20 @@ def _is_number(value: str) -> bool:
     return bool(re.fullmatch(r"[-−]?\d+(?:[.,]\d+)*", value.strip()))
 
 
+@functools.lru_cache(maxsize=16)
+def _text_numbers(text: str) -> frozenset[str]:
+    """``number_keys`` of one paper text, remembered for the next few texts: the records of one
+    study (arms, baseline measures, outcomes) are built and validated one after another over
+    the same text."""
+    return frozenset(number_keys(text))
+
+
 class Grounder:
     """Checks which target values literally occur in one paper text."""
 
     def __init__(self, text: str):
         self._lower = re.sub(r"\s+", " ", text).lower()
-        self._numbers = number_keys(text)
+        self._numbers = _text_numbers(text)
 
     def found(self, value: str) -> bool:
         value = _TYPE_PREFIX.sub("", value.strip())

@@ -3,6 +3,11 @@
 Review-level tasks take ``ReviewBundle``s, extraction tasks take ``StudyBundle``s; each emits
 ``TaskRecord``s (a ``RejectedRecord`` a builder yields goes to the ``rejected`` output). Counters:
 ``tasks.<task>.built``, ``tasks.<task>.inputs`` and ``tasks.<task>.rejected``.
+
+``BuildTaskRecords`` runs all six and validates each task's records (``ValidateTaskRecords``) in
+the stage that built them, before the six are merged into one PCollection. The local runner holds
+a merged PCollection whole until its consumer runs; validating after the merge would hold every
+record twice more at once (``docs/performance.md``, "Where memory goes").
 """
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ import apache_beam as beam
 
 from schemas.records import RejectedRecord
 from transforms.metrics import inc
+from transforms.quality.transforms import ValidateTaskRecords
+from transforms.quality.validate import ValidationSettings
 from transforms.tasks.arm_design import build_arm_design
 from transforms.tasks.common import BuildContext
 from transforms.tasks.participant_statistics import build_participant_statistics
@@ -25,12 +32,17 @@ class _BuildFn(beam.DoFn):
 
     def process(self, bundle):
         inc(f"tasks.{self._task}.inputs")
-        n = 0
+        n, ids = 0, set()
         for record in self._builder(bundle, self._ctx):
+            if not isinstance(record, RejectedRecord) and record.id in ids:
+                # the same record twice from one bundle (e.g. a registry entry listing one measure
+                # twice); ids name the bundle's review/study, so this keeps every id unique
+                record = RejectedRecord(reasons=["id.duplicate"], record=record)
             if isinstance(record, RejectedRecord):  # built, but kept out of the shards (e.g. split.leak)
                 inc(f"tasks.{self._task}.rejected")
                 yield beam.pvalue.TaggedOutput("rejected", record)
                 continue
+            ids.add(record.id)
             n += 1
             yield record
         if n:
@@ -86,16 +98,23 @@ STUDY_TASKS = (BuildStudyCharacteristicsRecords, BuildArmDesignRecords, BuildPar
 
 
 class BuildTaskRecords(beam.PTransform):
-    """(review bundles, study bundles) → dict of ``records`` (TaskRecord of all six tasks) and
-    ``rejected`` (RejectedRecord a builder kept out of the shards, with its reason)."""
+    """(review bundles, study bundles) → dict of one PCollection per task (``"search_query"`` …, the
+    valid TaskRecords of that task) and ``rejected`` (RejectedRecord: kept out of the shards by a
+    builder, e.g. ``split.leak``, or by validation under ``settings``, with the reasons). Built =
+    records + rejected. The tasks stay apart: merged into one PCollection, the local runner would
+    hold them whole once more (``DeduplicateTaskRecords`` merges them where they are written)."""
 
-    def __init__(self, ctx: BuildContext):
+    def __init__(self, ctx: BuildContext, settings: ValidationSettings = ValidationSettings()):
         super().__init__()
-        self._ctx = ctx
+        self._ctx, self._settings = ctx, settings
 
     def expand(self, pcolls):
         reviews, studies = pcolls
-        parts = [reviews | cls.__name__ >> cls(self._ctx) for cls in REVIEW_TASKS]
-        parts += [studies | cls.__name__ >> cls(self._ctx) for cls in STUDY_TASKS]
-        return {"records": [p.records for p in parts] | "MergeTaskRecords" >> beam.Flatten(),
-                "rejected": [p.rejected for p in parts] | "MergeRejected" >> beam.Flatten()}
+        out, rejected = {}, []
+        for cls in REVIEW_TASKS + STUDY_TASKS:
+            built = (reviews if cls in REVIEW_TASKS else studies) | cls.__name__ >> cls(self._ctx)
+            checked = built.records | f"Validate_{cls.TASK}" >> ValidateTaskRecords(self._settings)
+            out[cls.TASK] = checked.records
+            rejected += [built.rejected, checked.rejected]
+        out["rejected"] = rejected | "MergeRejected" >> beam.Flatten()
+        return out
