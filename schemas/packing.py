@@ -4,7 +4,7 @@ Beam's local runner pickles every element that crosses a stage boundary, and its
 grouped values as live Python objects until the consuming stage runs. A record's default pickle
 is a dict per nested object (field names repeated in every element) and unpickling runs the
 dataclass machinery for each of them. ``compact_pickling(cls, ...)`` gives record classes a
-``__reduce__`` that pickles the whole record as nested tuples in field order (LZ4-compressed, via
+``__reduce__`` that pickles the whole record as nested tuples in field order (zstd-compressed, via
 pyarrow, when over ``COMPRESS_OVER`` bytes) and rebuilds it with a precomputed plan. ``pack(record)`` turns a
 record into those bytes, so a ``GroupByKey`` holds compact bytes rather than object graphs.
 
@@ -78,13 +78,16 @@ def _record_codec(cls) -> tuple[Callable, Callable]:
     return encode, decode
 
 
-CODEC = "lz4"  # about 10x faster than zlib level 1 here, for 1.3x the size
+# zstd level 1: records 23-25% smaller than with LZ4 (what every buffer of the local runner holds),
+# for about 20 us more to compress and 12 us more to decompress a 5 kB article (zlib level 1 was
+# 3x slower still). One codec object serves every call.
+CODEC = pa.Codec("zstd", compression_level=1)
 
 
 def _rebuild(cls, data: bytes, size: int):
     """``size``: the pickled length when ``data`` is compressed, 0 when it is stored as is."""
     if size:
-        data = pa.decompress(data, size, codec=CODEC, asbytes=True)
+        data = CODEC.decompress(data, size, asbytes=True)
     return _record_codec(cls)[1](pickle.loads(data))
 
 
@@ -92,7 +95,7 @@ def _reduce(self):
     cls = type(self)
     data = pickle.dumps(_record_codec(cls)[0](self), protocol=PROTOCOL)
     if len(data) > COMPRESS_OVER:
-        return _rebuild, (cls, pa.compress(data, codec=CODEC, asbytes=True), len(data))
+        return _rebuild, (cls, CODEC.compress(data, asbytes=True), len(data))
     return _rebuild, (cls, data, 0)
 
 

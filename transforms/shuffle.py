@@ -2,7 +2,7 @@
 
 The local runner keeps every grouped value as a live Python object until the consuming stage
 runs; a record's object graph is several times its pickled size. These composites pack values
-(``schemas.packing.pack``: nested tuples, LZ4 above 512 bytes) before grouping and unpack them per key after,
+(``schemas.packing.pack``: nested tuples, zstd above 512 bytes) before grouping and unpack them per key after,
 so a shuffle of N records holds N compact byte strings.
 
 Composites:
