@@ -11,8 +11,8 @@ Dataflow worker's); the plain-loop benchmark calls it too.
 back to the system every few seconds (glibc ``malloc_trim(0)``; nothing happens off glibc). The
 local runner keeps each stage's output as byte strings and frees them when the next stage has read
 them; glibc keeps the freed pages of its fragmented heaps mapped, so without trimming the resident
-size only grows. Measured on a scale-0.1 build: peak RSS 1,650 MB untrimmed, 1,110 MB trimmed
-between stages (``docs/performance.md`` has the scale-1.0 figures). ``LEADSINSTRUCT_TRIM_INTERVAL``
+size only grows. Measured on scale-0.1 builds: peak RSS 1,910 MB untrimmed against 1,716 MB with
+a trim every 5 s, wall time within noise (``docs/performance.md``, "Where memory goes"). ``LEADSINSTRUCT_TRIM_INTERVAL``
 sets the seconds between trims; 0 turns it off. It is started where ``tune_gc`` is.
 
 ``use_storage_emulator()`` lets Beam's ``gs://`` filesystem talk to a Cloud Storage emulator named

@@ -13,9 +13,9 @@ import dataclasses
 
 import apache_beam as beam
 
+from schemas.packing import pack, unpack
 from schemas.records import RejectedRecord
 from transforms.metrics import inc
-from schemas.packing import pack, unpack
 from transforms.quality.dedup import content_key, merged_provenance
 from transforms.quality.validate import ValidationSettings, check_record
 
