@@ -86,7 +86,7 @@ class _KeepOrMergeFn(beam.DoFn):
 
 
 class DeduplicateTaskRecords(beam.PTransform):
-    """TaskRecord (one PCollection, or a tuple or dict of them, e.g. one per task) → ``records`` (TaskRecord,
+    """TaskRecord (one PCollection, or a tuple of them, e.g. one per task) → ``records`` (TaskRecord,
     near-identical records merged into one, see ``transforms.quality.dedup``) and ``counts``
     (("merged.<task>", n) pairs).
 
@@ -100,8 +100,7 @@ class DeduplicateTaskRecords(beam.PTransform):
     Records in = records out + merged. Counter ``dedup.<task>.merged``."""
 
     def expand(self, parts):
-        parts = list(parts.values()) if isinstance(parts, dict) else list(parts) if isinstance(
-            parts, (list, tuple)) else [parts]
+        parts = list(parts) if isinstance(parts, tuple) else [parts]
         fingerprints = [part | f"Fingerprint_{i}" >> beam.Map(_fingerprint) for i, part in enumerate(parts)]
         merged = (fingerprints | "AllFingerprints" >> beam.Flatten()
                   | "GroupByContent" >> beam.GroupByKey()
