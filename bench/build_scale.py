@@ -1,12 +1,14 @@
 """End-to-end build at several scales: wall time, records/s, CPU time and peak memory.
 
     python bench/build_scale.py [--scales 0.01,0.1,1.0] [--work_dir /tmp/leadsinstruct-bench]
-                                [--mode in_memory|multi_processing] [--workers 2] [--results FILE]
+                                [--mode in_memory|multi_processing] [--workers 2] [--parse_processes N]
+                                [--results FILE]
 
 For each scale it writes the synthetic raw zone once (``leadsinstruct synth --scale S``, kept in
 ``WORK_DIR/raw-<S>`` and reused while its ``synth_summary.json`` says the same scale and seed),
 then runs the build (``python -m pipelines.build``; ``--mode``: the FnApiRunner's default in_memory
-mode, or ``multi_processing`` with ``--workers`` processes) in a child process, sampling the resident
+mode, or ``multi_processing`` with ``--workers`` processes; ``--parse_processes`` is passed on, and
+its default lets the build start one parsing process per CPU in in_memory mode) in a child process, sampling the resident
 memory of the whole process tree (runner and worker processes). Figures per scale: generation
 time, build wall and CPU seconds, peak tree and single-process RSS, records per task (from the
 manifest), records/s, and microseconds of wall per record. The cost-per-record ratio of each scale
@@ -54,20 +56,20 @@ def ensure_raw(work_dir: str, scale: float, seed: int, workers: int) -> dict:
     return {"path": raw, "summary": summary, "generated": True}
 
 
-def build_args(raw: str, out: str, workers: int, mode: str) -> list[str]:
+def build_args(raw: str, out: str, workers: int, mode: str, parse_processes: int = -1) -> list[str]:
     args = [sys.executable, "-m", "pipelines.build", "--input_root", raw, "--output", out,
-            "--snapshot_date", "2026-01-01", "--progress_interval", "30"]
+            "--snapshot_date", "2026-01-01", "--progress_interval", "30", "--parse_processes", str(parse_processes)]
     if mode == "multi_processing":
         args += ["--direct_num_workers", str(workers), "--direct_running_mode", "multi_processing"]
     return args
 
 
-def measure(scale: float, work_dir: str, seed: int, workers: int, mode: str) -> dict:
+def measure(scale: float, work_dir: str, seed: int, workers: int, mode: str, parse_processes: int = -1) -> dict:
     raw = ensure_raw(work_dir, scale, seed, workers)
     out = os.path.join(work_dir, f"out-{scale:g}")
     log_path = os.path.join(work_dir, f"build-{scale:g}.log")
     with open(log_path, "w") as log:
-        stat = run_measured(build_args(raw["path"], out, workers, mode), env=python_env(), stdout=log, stderr=log)
+        stat = run_measured(build_args(raw["path"], out, workers, mode, parse_processes), env=python_env(), stdout=log, stderr=log)
     if stat["returncode"]:
         raise SystemExit(f"build failed at scale {scale}; see {log_path}")
     with open(os.path.join(out, "manifest.json")) as f:
@@ -75,7 +77,7 @@ def measure(scale: float, work_dir: str, seed: int, workers: int, mode: str) -> 
     records = manifest["total_records"]
     s = raw["summary"]
     return {
-        "scale": scale, "mode": mode, "workers": workers,
+        "scale": scale, "mode": mode, "workers": workers, "parse_processes": parse_processes,
         "input": {k: s.get(k) for k in ("reviews", "publications", "pubmed_records", "trials", "fulltexts",
                                          "link_rows", "total_bytes")},
         "generation_wall_s": (s.get("generation") or {}).get("wall_s", s.get("seconds")),
@@ -94,12 +96,14 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--mode", choices=("multi_processing", "in_memory"), default="in_memory")
+    parser.add_argument("--parse_processes", type=int, default=-1,
+                        help="the build's --parse_processes (-1: its default, one per CPU in in_memory mode)")
     parser.add_argument("--results", default=RESULTS, help="where to write the JSON result")
     args = parser.parse_args(argv)
     os.makedirs(args.work_dir, exist_ok=True)
     runs = []
     for scale in (float(x) for x in args.scales.split(",")):
-        r = measure(scale, args.work_dir, args.seed, args.workers, args.mode)
+        r = measure(scale, args.work_dir, args.seed, args.workers, args.mode, args.parse_processes)
         if runs:
             r["cost_ratio_vs_previous"] = round(r["wall_us_per_record"] / runs[-1]["wall_us_per_record"], 3)
         runs.append(r)

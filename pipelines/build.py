@@ -56,6 +56,24 @@ def build_inputs(options: BuildOptions) -> list[str]:
     return input_patterns(options.input_root)
 
 
+LOCAL_RUNNERS = (None, "FnApiRunner", "DirectRunner", "SwitchingDirectRunner")
+
+
+def parse_processes(options: PipelineOptions) -> int:
+    """``--parse_processes``, with -1 resolved: one worker per usable CPU when the local runner
+    runs in_memory on more than one CPU (its one process would leave the others idle while
+    reading), else 0."""
+    wanted = options.view_as(BuildOptions).parse_processes
+    if wanted >= 0:
+        return wanted
+    runner = options.view_as(StandardOptions).runner
+    runner_name = runner if runner is None or isinstance(runner, str) else type(runner).__name__
+    if runner_name not in LOCAL_RUNNERS or options.view_as(DirectOptions).direct_running_mode != "in_memory":
+        return 0
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cpus if cpus > 1 else 0
+
+
 def _counts(pcoll, label: str, key_fn):
     return pcoll | label >> beam.Map(lambda x: (key_fn(x), 1))
 
@@ -70,7 +88,7 @@ def build(p: beam.Pipeline, options: BuildOptions) -> dict:
     review_types = tuple(t.strip() for t in options.review_publication_types.split(",") if t.strip())
 
     inputs = build_inputs(options)
-    parsed = p | "ParseInputFiles" >> ParseInputFiles(inputs)
+    parsed = p | "ParseInputFiles" >> ParseInputFiles(inputs, parse_processes(options))
     in_articles, in_fulltexts, in_trials = parsed.articles, parsed.fulltexts, parsed.trials
     in_links, in_criteria, deletions = parsed.review_links, parsed.criteria, parsed.deletions
     if options.previous_snapshot:

@@ -37,6 +37,11 @@ class BuildOptions(PipelineOptions):
         parser.add_argument("--output", default=DEFAULT_OUTPUT, help="Output root (local dir or gs://).")
         parser.add_argument("--snapshot_date", default=None,
                             help="created_at of the records (YYYY-MM-DD); default: today (UTC).")
+        parser.add_argument("--parse_processes", type=int, default=-1,
+                            help="Worker processes that parse the input files of 4 MB or more beside the "
+                                 "runner: -1 (default) = one per CPU with the local runner in in_memory mode, "
+                                 "none otherwise (each Dataflow or multi_processing worker parses its own "
+                                 "files); 0 = parse in the runner's process.")
         parser.add_argument("--num_shards", type=int, default=0,
                             help="Parquet shards per task/table; 0 lets the runner decide.")
         parser.add_argument("--max_input_chars", type=int, default=0,

@@ -49,33 +49,46 @@ def _codec(tp: Any) -> Optional[tuple[Callable, Callable]]:
     return _record_codec(tp)
 
 
+def _field_code(tp: Any, i: int, src: str, ns: dict, side: int) -> str:
+    """Source of one field's encoding (``side`` 0) or decoding (1) of the value ``src``."""
+    codec = _codec(tp)
+    if codec is None:
+        return src
+    inner = optional_inner(tp)
+    item = typing.get_args(tp)[0] if typing.get_origin(tp) is list else None
+    if dataclasses.is_dataclass(tp):
+        ns[f"c{i}"] = _record_codec(tp)[side]
+        return f"c{i}({src})"
+    if inner is not None and dataclasses.is_dataclass(inner):
+        ns[f"c{i}"] = _record_codec(inner)[side]
+        return f"(None if {src} is None else c{i}({src}))"
+    if item is not None and dataclasses.is_dataclass(item):
+        ns[f"c{i}"] = _record_codec(item)[side]
+        return f"[c{i}(x) for x in {src}]"
+    ns[f"c{i}"] = codec[side]  # deeper nesting: the generic codec
+    return f"c{i}({src})"
+
+
 @functools.lru_cache(maxsize=None)
 def _record_codec(cls) -> tuple[Callable, Callable]:
+    """(encode: record → tuple in field order, decode: tuple → record), compiled once per class.
+
+    Decoding goes through the dataclass ``__init__`` (positional, field order): with CPython 3.11
+    that is about 3x faster than filling a bare object's ``__dict__``, and the object keeps its
+    attributes inline (smaller) instead of materialising a dict.
+    """
+    fields = dataclasses.fields(cls)
+    if any(not f.init for f in fields) or hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__}: compact pickling rebuilds records through __init__, so every field "
+                        "must be an __init__ field and there must be no __post_init__")
     hints = typing.get_type_hints(cls)
-    names = tuple(f.name for f in dataclasses.fields(cls))
-    codecs = tuple(_codec(hints[n]) for n in names)
-    if all(c is None for c in codecs):
-        def encode(obj):
-            return tuple([getattr(obj, n) for n in names])
-    else:
-        plan = tuple(zip(names, [c[0] if c else None for c in codecs]))
-
-        def encode(obj):
-            return tuple([getattr(obj, n) if e is None else e(getattr(obj, n)) for n, e in plan])
-    decoders = tuple(c[1] if c else None for c in codecs)
-    new = object.__new__
-
-    if all(d is None for d in decoders):
-        def decode(values):
-            obj = new(cls)
-            obj.__dict__.update(zip(names, values))
-            return obj
-    else:
-        def decode(values):
-            obj = new(cls)
-            obj.__dict__.update(zip(names, [v if d is None else d(v) for v, d in zip(values, decoders)]))
-            return obj
-    return encode, decode
+    enc_ns: dict = {}
+    dec_ns: dict = {"cls": cls}
+    enc = [_field_code(hints[f.name], i, f"o.{f.name}", enc_ns, 0) for i, f in enumerate(fields)]
+    dec = [_field_code(hints[f.name], i, f"v[{i}]", dec_ns, 1) for i, f in enumerate(fields)]
+    exec(f"def encode(o):\n    return ({', '.join(enc)},)\n", enc_ns)  # noqa: S102 - generated from field names
+    exec(f"def decode(v):\n    return cls({', '.join(dec)})\n", dec_ns)  # noqa: S102
+    return enc_ns["encode"], dec_ns["decode"]
 
 
 # zstd level 1: records 23-25% smaller than with LZ4 (what every buffer of the local runner holds),

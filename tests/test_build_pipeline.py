@@ -50,10 +50,14 @@ def _write_inputs(root):
     (root / "links" / ".hidden").write_bytes(b"ignored")
 
 
-def test_parse_input_files_routes_records_and_dead_letters(tmp_path):
+@pytest.mark.parametrize("processes", [0, 2], ids=["in_process", "parse_pool"])
+def test_parse_input_files_routes_records_and_dead_letters(tmp_path, processes):
+    """The same records, dead letters and counters whether files are parsed in the runner's process
+    or by two worker processes (``min_bytes=0``: every file goes to the pool)."""
     _write_inputs(tmp_path)
     p = TestPipeline(runner="FnApiRunner")
-    parsed = p | ParseInputFiles([f"{tmp_path}/{d}/**" for d in ("pubmed", "pmc", "ctgov", "links")])
+    parsed = p | ParseInputFiles([f"{tmp_path}/{d}/**" for d in ("pubmed", "pmc", "ctgov", "links")],
+                                 processes=processes, min_bytes=0)
     assert_that(parsed.articles | "Pmids" >> beam.Map(lambda a: (a.pmid, a.source_file.rsplit("/", 1)[1])),
                 equal_to([("111", "good.xml.gz"), ("222", "good.xml.gz"), ("111", "cut.xml"),
                           ("333", "gzip_named_plain.txt"), ("444", "gzip_named_plain.txt")]), label="articles")

@@ -74,6 +74,29 @@ def test_compact_pickling_refuses_non_dataclasses():
         packing.compact_pickling(int)
 
 
+@dataclasses.dataclass
+class _Checked:
+    value: int
+
+    def __post_init__(self):
+        self.value = int(self.value)
+
+
+@dataclasses.dataclass
+class _Derived:
+    value: int
+    double: int = dataclasses.field(init=False, default=0)
+
+
+@pytest.mark.parametrize("cls", [_Checked, _Derived])
+def test_classes_that_init_cannot_rebuild_are_refused(cls):
+    """Records are rebuilt through ``__init__``: a ``__post_init__`` or a non-init field is refused
+    when the codec is made, not met as a wrong record later."""
+    with pytest.raises(TypeError, match="rebuilds records through __init__"):
+        packing._record_codec(cls)
+
+
+
 def test_packed_shuffles_group_like_beam():
     a = TaskRecord("t:1", "screening", "s", "i", "x", "{}", [], None, None, None, None, None, None, "train", [], [],
                    "2026-01-01")

@@ -370,57 +370,67 @@ def _authors(parent, article_affiliation: Optional[str] = None) -> list[Author]:
     return authors
 
 
-_AUTHOR_PARTS = frozenset({"LastName", "ForeName", "FirstName", "Initials", "CollectiveName", "Affiliation"})
-
-
 def _author(el) -> Optional[Author]:
     """``Author`` element → ``Author`` (``None`` when it names nobody). One pass over the
     children: the first of each name part, every ``AffiliationInfo/Affiliation`` in order."""
-    parts: dict = {}
+    last = fore = first = initials = collective = legacy = None
     affiliations = []
     for child in el:
         tag = child.tag
-        if tag == "AffiliationInfo":
-            for aff in child.iterfind("Affiliation"):
+        if tag == "LastName":
+            if last is None:
+                last = child
+        elif tag == "ForeName":
+            if fore is None:
+                fore = child
+        elif tag == "Initials":
+            if initials is None:
+                initials = child
+        elif tag == "AffiliationInfo":
+            for aff in child.iterchildren("Affiliation"):
                 text = element_text(aff)
                 if text:
                     affiliations.append(text)
-        elif tag in _AUTHOR_PARTS and tag not in parts:
-            parts[tag] = child
-    legacy = element_text(parts.get("Affiliation"))
-    if legacy and legacy not in affiliations:
-        affiliations.append(legacy)
-    last_name = element_text(parts.get("LastName"))
-    fore_name = element_text(parts.get("ForeName")) or element_text(parts.get("FirstName"))
-    collective = element_text(parts.get("CollectiveName"))
-    if not (last_name or fore_name or collective):
+        elif tag == "CollectiveName":
+            if collective is None:
+                collective = child
+        elif tag == "FirstName":
+            if first is None:
+                first = child
+        elif tag == "Affiliation" and legacy is None:
+            legacy = child
+    if legacy is not None:
+        text = element_text(legacy)
+        if text and text not in affiliations:
+            affiliations.append(text)
+    last_name = element_text(last)
+    fore_name = element_text(fore) or element_text(first)
+    collective_name = element_text(collective)
+    if not (last_name or fore_name or collective_name):
         return None
-    return Author(last_name=last_name, fore_name=fore_name, initials=element_text(parts.get("Initials")),
-                  collective_name=collective, affiliations=affiliations)
+    return Author(last_name, fore_name, element_text(initials), collective_name, affiliations)
 
 
 def _mesh(medline) -> list[MeshHeading]:
     """``MeshHeadingList/MeshHeading`` children of ``MedlineCitation`` → headings (one pass over
     each heading's children: its first ``DescriptorName``, every ``QualifierName``)."""
     headings = []
-    for heading in medline.iterfind("MeshHeadingList/MeshHeading"):
-        descriptor, qualifiers = None, []
-        for child in heading:
-            tag = child.tag
-            if tag == "DescriptorName":
-                if descriptor is None:
+    for heading_list in medline.iterchildren("MeshHeadingList"):
+        for heading in heading_list.iterchildren("MeshHeading"):
+            descriptor, qualifiers = None, []
+            for child in heading:
+                tag = child.tag
+                if tag == "QualifierName":
+                    qualifier_name = element_text(child)
+                    if qualifier_name:
+                        qualifiers.append(MeshQualifier(qualifier_name, child.get("UI"),
+                                                        child.get("MajorTopicYN") == "Y"))
+                elif tag == "DescriptorName" and descriptor is None:
                     descriptor = child
-            elif tag == "QualifierName":
-                qualifier_name = element_text(child)
-                if qualifier_name:
-                    qualifiers.append(MeshQualifier(name=qualifier_name, ui=child.get("UI"),
-                                                    major=child.get("MajorTopicYN") == "Y"))
-        name = element_text(descriptor)
-        if not name:
-            continue
-        headings.append(MeshHeading(
-            descriptor=name, ui=descriptor.get("UI"),
-            major=descriptor.get("MajorTopicYN") == "Y", qualifiers=qualifiers))
+            name = element_text(descriptor)
+            if name:
+                headings.append(MeshHeading(name, descriptor.get("UI"), descriptor.get("MajorTopicYN") == "Y",
+                                            qualifiers))
     return headings
 
 
