@@ -88,7 +88,7 @@ def test_a_transient_error_is_raised_again_for_a_retry(tmp_path):
     try:
         pool.submit(str(tmp_path / "reset"))
         got = []
-        with pytest.raises(ConnectionError, match=r"/reset: connection reset by peer"):
+        with pytest.raises(ConnectionError, match=r"/reset: ConnectionError: connection reset by peer"):
             for x in pool.drain():
                 got.append(x)
         assert got == [] and pool.pending == 0  # the batch before the error is not sent: the file is retried whole

@@ -59,8 +59,8 @@ def _worker(parse: Callable[[str], Iterable], tasks, results) -> None:
                 results.put((path, _RECORDS, batch))
                 count += len(batch)
         except (ConnectionError, TimeoutError) as e:
-            results.put((path, _RAISE, (type(e).__name__ if type(e).__name__ in _TRANSIENT else "ConnectionError",
-                                        str(e)[:500])))
+            kind = "TimeoutError" if isinstance(e, TimeoutError) else "ConnectionError"
+            results.put((path, _RAISE, (kind, f"{type(e).__name__}: {str(e)[:500]}")))
             continue
         results.put((path, _DONE, count))
 
