@@ -5,7 +5,8 @@ grouped values as live Python objects until the consuming stage runs. A record's
 is a dict per nested object (field names repeated in every element) and unpickling runs the
 dataclass machinery for each of them. ``compact_pickling(cls, ...)`` gives record classes a
 ``__reduce__`` that pickles the whole record as nested tuples in field order (zstd-compressed, via
-pyarrow, when over ``COMPRESS_OVER`` bytes) and rebuilds it with a precomputed plan. ``pack(record)`` turns a
+pyarrow, when over ``COMPRESS_OVER`` bytes) and rebuilds it through the class's ``__init__``, with
+encoding and decoding functions compiled once per class. ``pack(record)`` turns a
 record into those bytes, so a ``GroupByKey`` holds compact bytes rather than object graphs.
 
 Pure module (stdlib, pyarrow and ``schemas.arrow``'s type helper): no Beam import.
@@ -78,9 +79,9 @@ def _record_codec(cls) -> tuple[Callable, Callable]:
     attributes inline (smaller) instead of materialising a dict.
     """
     fields = dataclasses.fields(cls)
-    if any(not f.init for f in fields) or hasattr(cls, "__post_init__"):
+    if any(not f.init or f.kw_only is True for f in fields) or hasattr(cls, "__post_init__"):
         raise TypeError(f"{cls.__name__}: compact pickling rebuilds records through __init__, so every field "
-                        "must be an __init__ field and there must be no __post_init__")
+                        "must be a positional __init__ field and there must be no __post_init__")
     hints = typing.get_type_hints(cls)
     enc_ns: dict = {}
     dec_ns: dict = {"cls": cls}

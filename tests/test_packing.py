@@ -88,7 +88,14 @@ class _Derived:
     double: int = dataclasses.field(init=False, default=0)
 
 
-@pytest.mark.parametrize("cls", [_Checked, _Derived])
+@dataclasses.dataclass
+class _KeywordOnly:
+    value: int
+    _: dataclasses.KW_ONLY
+    scale: int = 1
+
+
+@pytest.mark.parametrize("cls", [_Checked, _Derived, _KeywordOnly])
 def test_classes_that_init_cannot_rebuild_are_refused(cls):
     """Records are rebuilt through ``__init__``: a ``__post_init__`` or a non-init field is refused
     when the codec is made, not met as a wrong record later."""
