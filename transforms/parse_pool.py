@@ -36,7 +36,7 @@ _TRANSIENT = {"ConnectionError": ConnectionError, "TimeoutError": TimeoutError}
 
 
 def _worker(parse: Callable[[str], Iterable], tasks, results) -> None:
-    """Worker process loop: path → (path, "records", [record, ...])* then (path, "done", count);
+    """Worker process loop: path → (path, "records", [record, ...])* then (path, "done", None);
     a transient error → (path, "raise", (type name, message)). ``None`` ends the loop."""
     from transforms.runtime import start_heap_trimmer, tune_gc, use_storage_emulator
     tune_gc()
@@ -46,23 +46,20 @@ def _worker(parse: Callable[[str], Iterable], tasks, results) -> None:
         path = tasks.get()
         if path is None:
             return
-        count = 0
         try:
             batch = []
             for record in parse(path):
                 batch.append(record)
                 if len(batch) >= BATCH:
                     results.put((path, _RECORDS, batch))
-                    count += len(batch)
                     batch = []
             if batch:
                 results.put((path, _RECORDS, batch))
-                count += len(batch)
         except (ConnectionError, TimeoutError) as e:
             kind = "TimeoutError" if isinstance(e, TimeoutError) else "ConnectionError"
             results.put((path, _RAISE, (kind, f"{type(e).__name__}: {str(e)[:500]}")))
             continue
-        results.put((path, _DONE, count))
+        results.put((path, _DONE, None))
 
 
 class WorkerDied(RuntimeError):
@@ -83,7 +80,7 @@ class ParsePool:
                                    name=f"leadsinstruct-parse-{i}") for i in range(processes)]
         for proc in self._procs:
             proc.start()
-        self._open: dict[str, int] = {}  # submitted path → records received so far
+        self._open: set[str] = set()  # submitted paths not yet done
         self.records_received = 0
 
     @property
@@ -94,7 +91,7 @@ class ParsePool:
     def submit(self, path: str) -> None:
         if path in self._open:
             raise ValueError(f"{path} is already being parsed")
-        self._open[path] = 0
+        self._open.add(path)
         self._tasks.put(path)
 
     def ready(self) -> Iterator:
@@ -119,10 +116,9 @@ class ParsePool:
     def _take(self, message) -> list:
         path, kind, payload = message
         if kind == _RECORDS:
-            self._open[path] += len(payload)
             self.records_received += len(payload)
             return payload
-        del self._open[path]
+        self._open.discard(path)
         if kind == _RAISE:
             name, text = payload
             raise _TRANSIENT[name](f"{path}: {text}")
