@@ -14,11 +14,17 @@ from apache_beam.metrics import Metrics
 NAMESPACE = "leadsinstruct"
 _LIVE: dict[str, int] = defaultdict(int)
 _LIVE_LOCK = threading.Lock()
+# One counter object per name: a Beam counter finds the running bundle's metrics container on each
+# ``inc``, so the object can be shared; making a new one per call cost more than the increment.
+_COUNTERS: dict = {}
 
 
 def inc(name: str, n: int = 1) -> None:
     """Increment the counter ``name`` (e.g. ``pubmed.parsed``)."""
-    Metrics.counter(NAMESPACE, name).inc(n)
+    counter = _COUNTERS.get(name)
+    if counter is None:
+        counter = _COUNTERS.setdefault(name, Metrics.counter(NAMESPACE, name))
+    counter.inc(n)
     with _LIVE_LOCK:
         _LIVE[name] += n
 

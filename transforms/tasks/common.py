@@ -112,8 +112,11 @@ def number_keys(text: str) -> set[str]:
     return keys
 
 
+_WHOLE_NUMBER = re.compile(r"[-−]?\d+(?:[.,]\d+)*")
+
+
 def _is_number(value: str) -> bool:
-    return bool(re.fullmatch(r"[-−]?\d+(?:[.,]\d+)*", value.strip()))
+    return _WHOLE_NUMBER.fullmatch(value.strip()) is not None
 
 
 @functools.lru_cache(maxsize=16)
@@ -124,11 +127,18 @@ def _text_numbers(text: str) -> frozenset[str]:
     return frozenset(number_keys(text))
 
 
+@functools.lru_cache(maxsize=16)
+def _text_lowered(text: str) -> str:
+    """``text`` with white-space runs made one space (ends stripped) and lower-cased, remembered
+    like ``_text_numbers``: a study's records and their validation ground against the same text."""
+    return " ".join(text.split()).lower()
+
+
 class Grounder:
     """Checks which target values literally occur in one paper text."""
 
     def __init__(self, text: str):
-        self._lower = re.sub(r"\s+", " ", text).lower()
+        self._lower = _text_lowered(text)
         self._numbers = _text_numbers(text)
 
     def found(self, value: str) -> bool:
@@ -137,7 +147,7 @@ class Grounder:
             return False
         if _is_number(value):
             return _num_key(value) in self._numbers
-        return re.sub(r"\s+", " ", value).lower() in self._lower
+        return " ".join(value.split()).lower() in self._lower
 
     def score(self, values: Iterable[Optional[str]]) -> Optional[float]:
         """Share of non-empty values found; ``None`` when there are none."""
