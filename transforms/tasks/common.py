@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Iterable, Optional
 
 from schemas.records import Article, FullText, Message, TaskRecord
+from transforms.textutil import normalize_ws
 
 SYSTEM_PROMPT = ("You are a meticulous assistant for systematic reviews of clinical evidence. "
                  "Answer only from the text you are given and reply in the exact JSON format requested.")
@@ -131,7 +132,7 @@ def _text_numbers(text: str) -> frozenset[str]:
 def _text_lowered(text: str) -> str:
     """``text`` with white-space runs made one space (ends stripped) and lower-cased, remembered
     like ``_text_numbers``: a study's records and their validation ground against the same text."""
-    return " ".join(text.split()).lower()
+    return (normalize_ws(text) or "").lower()
 
 
 class Grounder:
@@ -147,7 +148,7 @@ class Grounder:
             return False
         if _is_number(value):
             return _num_key(value) in self._numbers
-        return " ".join(value.split()).lower() in self._lower
+        return normalize_ws(value).lower() in self._lower
 
     def score(self, values: Iterable[Optional[str]]) -> Optional[float]:
         """Share of non-empty values found; ``None`` when there are none."""
