@@ -6,6 +6,7 @@ tally misses work done in other processes (multi_processing, Dataflow) and count
 """
 from __future__ import annotations
 
+import functools
 import threading
 from collections import defaultdict
 
@@ -14,17 +15,18 @@ from apache_beam.metrics import Metrics
 NAMESPACE = "leadsinstruct"
 _LIVE: dict[str, int] = defaultdict(int)
 _LIVE_LOCK = threading.Lock()
-# One counter object per name: a Beam counter finds the running bundle's metrics container on each
-# ``inc``, so the object can be shared; making a new one per call cost more than the increment.
-_COUNTERS: dict = {}
+
+
+@functools.lru_cache(maxsize=None)
+def _counter(name: str):
+    """The Beam counter ``name``, made once: it finds the running bundle's metrics container on
+    each ``inc``, so one object serves every call (making one per call cost more than the increment)."""
+    return Metrics.counter(NAMESPACE, name)
 
 
 def inc(name: str, n: int = 1) -> None:
     """Increment the counter ``name`` (e.g. ``pubmed.parsed``)."""
-    counter = _COUNTERS.get(name)
-    if counter is None:
-        counter = _COUNTERS.setdefault(name, Metrics.counter(NAMESPACE, name))
-    counter.inc(n)
+    _counter(name).inc(n)
     with _LIVE_LOCK:
         _LIVE[name] += n
 
