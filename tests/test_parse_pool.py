@@ -58,42 +58,38 @@ def test_pool_records_equal_in_process_parse(tmp_path):
     assert type(cut[-1]).__name__ == "DeadLetter" and cut[-1].error_type == "XMLSyntaxError"
 
 
-def test_records_come_in_batches_and_in_file_order(tmp_path):
-    pool = ParsePool(1, numbers)
-    try:
-        pool.submit(str(tmp_path / f"n{2 * BATCH + 5}"))
-        pool.submit(str(tmp_path / "n3"))
-        got = list(pool.drain())
-        assert got == list(range(2 * BATCH + 5)) + [0, 1, 2]
-        assert pool.records_received == 2 * BATCH + 8
-        with pytest.raises(ValueError, match="already being parsed"):
-            pool.submit(str(tmp_path / "n1"))
-            pool.submit(str(tmp_path / "n1"))
-    finally:
-        pool.close()
+@pytest.fixture
+def pool():
+    """A one-worker pool running ``numbers``, closed after the test."""
+    numbers_pool = ParsePool(1, numbers)
+    yield numbers_pool
+    numbers_pool.close()
 
 
-def test_a_dead_worker_stops_the_read_naming_the_file(tmp_path):
-    pool = ParsePool(1, numbers)
-    try:
-        pool.submit(str(tmp_path / "die"))
-        with pytest.raises(WorkerDied, match=r"exited with code 3 while these files were unfinished: .*/die$"):
-            list(pool.drain())
-    finally:
-        pool.close()
+def test_records_come_in_batches_and_in_file_order(tmp_path, pool):
+    pool.submit(str(tmp_path / f"n{2 * BATCH + 5}"))
+    pool.submit(str(tmp_path / "n3"))
+    got = list(pool.drain())
+    assert got == list(range(2 * BATCH + 5)) + [0, 1, 2]
+    assert pool.records_received == 2 * BATCH + 8
+    with pytest.raises(ValueError, match="already being parsed"):
+        pool.submit(str(tmp_path / "n1"))
+        pool.submit(str(tmp_path / "n1"))
 
 
-def test_a_transient_error_is_raised_again_for_a_retry(tmp_path):
-    pool = ParsePool(1, numbers)
-    try:
-        pool.submit(str(tmp_path / "reset"))
-        got = []
-        with pytest.raises(ConnectionError, match=r"/reset: ConnectionError: connection reset by peer"):
-            for x in pool.drain():
-                got.append(x)
-        assert got == [] and pool.pending == 0  # the batch before the error is not sent: the file is retried whole
-    finally:
-        pool.close()
+def test_a_dead_worker_stops_the_read_naming_the_file(tmp_path, pool):
+    pool.submit(str(tmp_path / "die"))
+    with pytest.raises(WorkerDied, match=r"exited with code 3 while these files were unfinished: .*/die$"):
+        list(pool.drain())
+
+
+def test_a_transient_error_is_raised_again_for_a_retry(tmp_path, pool):
+    pool.submit(str(tmp_path / "reset"))
+    got = []
+    with pytest.raises(ConnectionError, match=r"/reset: ConnectionError: connection reset by peer"):
+        for x in pool.drain():
+            got.append(x)
+    assert got == [] and pool.pending == 0  # the batch before the error is not sent: the file is retried whole
 
 
 def test_close_stops_the_workers_and_a_pool_needs_one():
